@@ -1,0 +1,11 @@
+// The subcommands of `burrow`. Each Add*Command registers one subcommand, with its options and
+// its --help text, on `app`; the subcommand's callback sets `exit_code` when it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace burrow::tools {
+
+void AddMachineCommand(CLI::App& app, int& exit_code);
+
+}  // namespace burrow::tools
