@@ -88,7 +88,7 @@ class [[nodiscard]] Result {
 
   // Implicit from a value or from a non-ok status, so `return value;` and
   // `return NotFoundError(...)` both read naturally.
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     BURROW_CHECK(!status_.ok(), "Result constructed from an ok Status without a value");
   }
@@ -135,13 +135,11 @@ const Status& AsStatus(const Result<T>& r) {
 #define BURROW_STATUS_CONCAT(a, b) BURROW_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status of `expr` (a Status or a Result) from the enclosing function when it is
-// not ok.
-#define BURROW_RETURN_IF_ERROR(expr)                                                      \
-  do {                                                                                    \
-    const auto& burrow_status_or_result_ = (expr);                                        \
-    if (!::burrow::internal::AsStatus(burrow_status_or_result_).ok()) {                   \
-      return ::burrow::internal::AsStatus(burrow_status_or_result_);                      \
-    }                                                                                     \
+// not ok. The status is copied (cheap when ok) so that `expr` may be a temporary.
+#define BURROW_RETURN_IF_ERROR(expr)                                      \
+  do {                                                                    \
+    ::burrow::Status burrow_status_ = ::burrow::internal::AsStatus(expr); \
+    if (!burrow_status_.ok()) return burrow_status_;                      \
   } while (false)
 
 // `BURROW_ASSIGN_OR_RETURN(auto x, MakeX());` declares/assigns the value of a Result, or

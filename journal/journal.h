@@ -6,10 +6,14 @@
 //   * state: opaque key/value pairs written atomically with records (Burrow keeps each session's
 //     inbox and delivered stream here, so truncating old records never loses a message);
 //   * snapshots: opaque blobs per stream, each covering the stream up to a sequence.
-// The on-disk layout is documented in journal/FORMAT.md and pinned by a golden-bytes test.
+// The on-disk layout is documented in journal/FORMAT.md and pinned by a golden-bytes test
+// (tests/journal/format_test.cc). Every stored value carries a crc32c that also covers its key;
+// every read verifies it and reports damage as DataLoss naming the sequence.
 //
 // Thread-safety: a Journal is safe for concurrent use. Concurrent Append calls are merged by a
-// commit queue into one RocksDB WriteBatch and one fsync (group commit).
+// commit queue into one RocksDB WriteBatch and one fsync (group commit). Destroying a Journal
+// while another thread still calls it is a bug; a writer flushes its memtables when destroyed,
+// so the next open replays no WAL.
 #pragma once
 
 #include <chrono>
@@ -36,12 +40,19 @@ namespace burrow::journal {
 // The format version this build writes and the only one it reads (see FORMAT.md).
 inline constexpr uint32_t kFormatVersion = 1;
 
+// Append-time limits (InvalidArgument beyond them).
+inline constexpr size_t kMaxStreamBytes = 1024;             // RecordIn::stream, Snapshot::stream
+inline constexpr size_t kMaxValueBytes = size_t{64} << 20;  // payloads, state values, snapshots
+
 enum class Durability : uint8_t {
   kSync,  // Append returns only after the batch is fsynced (the default; the only safe mode).
   kNone,  // Append returns after the write reaches the OS; a power cut loses it. Tests and
           // benchmarks only: opening in this mode logs a warning.
 };
 
+// The reader modes open a RocksDB secondary instance (its own files live in a private
+// temporary directory, removed on close), so they never take the writer's lock and are safe on
+// a live host's directory.
 enum class OpenMode : uint8_t {
   kWriter,    // exclusive: a second writer on the same directory is refused (Unavailable)
   kReadOnly,  // a consistent view as of open; never writes; safe on a live host's directory
@@ -60,7 +71,8 @@ struct Options {
   bool create_if_missing = true;
 };
 
-// A record as appended: `stream` groups records for ReadStream (may be empty: no stream).
+// A record as appended: `stream` groups records for ReadStream (may be empty: no stream, and
+// then the record is not indexed). At most kMaxStreamBytes / kMaxValueBytes.
 struct RecordIn {
   std::string stream;
   std::string payload;
@@ -73,7 +85,8 @@ struct StatePut {
 };
 
 // One atomic unit: either all of it becomes durable, with contiguous sequence numbers, or none
-// of it does.
+// of it does. Within a batch the state puts are applied before the state deletes; across the
+// batches of one group, in sequence order. State keys must not be empty.
 struct Batch {
   std::vector<RecordIn> records;
   std::vector<StatePut> state_puts;
@@ -104,9 +117,12 @@ struct Damage {
 
 class Journal {
  public:
-  // Opens (and in writer mode, creates if allowed) the journal in `dir`.
-  // Errors: Unavailable (I/O, or another writer holds the directory: the message says so),
-  //         DataLoss (unknown format version, or a damaged meta record),
+  // Opens (and in writer mode, creates if allowed) the journal in `dir`. Opening in writer mode
+  // with Durability::kNone logs a warning.
+  // Errors: Unavailable (I/O, or another writer holds the directory: "another writer holds
+  //         <dir>"),
+  //         DataLoss ("unknown format version N", a damaged meta record, or a directory that is
+  //         not a Burrow journal),
   //         NotFound (read-only or follower mode, or create_if_missing=false, and no journal).
   static Result<std::unique_ptr<Journal>> Open(const std::string& dir, const Options& options);
 
@@ -115,10 +131,16 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
 
   // Appends `batch` atomically and returns the sequence given to its first record (the records
-  // get first, first+1, ...; a batch without records returns LastSequence()). In kSync mode it
-  // returns only after the batch is durable. Concurrent callers share one write and one fsync.
-  // Errors: Unavailable (I/O failed; nothing of the batch is visible, no sequence is consumed),
-  //         FailedPrecondition (opened read-only), InvalidArgument (empty stream too long, etc.).
+  // get first, first+1, ...; a batch without records returns the newest sequence before it).
+  // In kSync mode it returns only after the batch is durable. Concurrent callers share one
+  // write and one fsync; once it returns, Scan/ReadStream/Follow see the records.
+  // Errors: Unavailable (I/O failed: nothing of the batch is visible, no sequence is consumed.
+  //         Because the outcome on disk of a failed write is unknown, every later Append is
+  //         refused with Unavailable too, until the journal is reopened and recovery has looked;
+  //         FailNextAppends does not have this effect),
+  //         FailedPrecondition (opened read-only),
+  //         InvalidArgument (stream longer than kMaxStreamBytes, payload or state value larger
+  //         than kMaxValueBytes, empty state key; nothing is written).
   virtual Result<uint64_t> Append(Batch batch) = 0;
 
   // The newest sequence appended (0 for an empty journal). In reader modes, as of open or the
@@ -127,49 +149,79 @@ class Journal {
   // The oldest sequence still stored (LastSequence()+1 when there are none: all truncated).
   virtual uint64_t FirstSequence() const = 0;
 
-  // Calls `visit` for each record with from <= seq <= to, in order, stopping early when it
-  // returns false. Verifies each checksum and that sequences are contiguous.
-  // Errors: DataLoss naming the sequence (and `damage`, when given, is filled in).
+  // Calls `visit` for each record with from <= seq <= to (clamped to FirstSequence() ..
+  // LastSequence() as of the call), in order, stopping early when it returns false. Verifies
+  // each checksum and that sequences are contiguous. No lock is held while `visit` runs.
+  // Errors: DataLoss naming the sequence ("record N (key ...): checksum mismatch",
+  //         "gap: expected N, found M"; `damage`, when given, is filled in), Unavailable (I/O).
   virtual Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
                       Damage* damage = nullptr) const = 0;
 
-  // Up to `limit` records of `stream` with seq >= from, in order. Errors: DataLoss.
+  // Up to `limit` records of `stream` with seq >= from (and <= LastSequence()), in order.
+  // Records appended with an empty stream are in no stream. Verifies each record's checksum and
+  // that it belongs to `stream`.
+  // Errors: DataLoss (damaged record, or the index names a missing record), Unavailable,
+  //         InvalidArgument (stream longer than kMaxStreamBytes).
   virtual Result<std::vector<Record>> ReadStream(std::string_view stream, uint64_t from,
                                                  size_t limit) const = 0;
 
   // Blocks until a record with seq > after exists or `timeout` passes; returns the records
-  // after `after` (up to `limit`), possibly none on timeout. In follower mode it catches up
-  // with the live writer while it waits. Errors: DataLoss, Unavailable.
+  // after `after` (up to `limit`), possibly none on timeout. In writer mode it is woken by the
+  // append that publishes the record; in follower mode it calls CatchUp() every 10 ms while it
+  // waits; in read-only mode it can only wait out the timeout. Errors: DataLoss, Unavailable.
   virtual Result<std::vector<Record>> Follow(uint64_t after, std::chrono::milliseconds timeout,
                                              size_t limit) = 0;
 
-  // Follower mode: sees what the live writer committed since open. Errors: Unavailable.
+  // Follower mode: sees what the live writer committed since open (or the last CatchUp). In
+  // writer mode a no-op (the writer is always current).
+  // Errors: Unavailable, DataLoss (as for Open), FailedPrecondition (kReadOnly: its view is
+  //         fixed at open).
   virtual Status CatchUp() = 0;
 
-  // State: point read (NotFound when absent) and ordered prefix scan.
+  // State: point read (NotFound when absent) and ordered prefix scan, each value verified.
+  // Errors: DataLoss (damaged value, naming the key in hex), Unavailable.
   virtual Result<std::string> GetState(std::string_view key) const = 0;
-  virtual Status ScanState(std::string_view prefix,
-                           const std::function<bool(std::string_view key, std::string_view value)>&
-                               visit) const = 0;
+  virtual Status ScanState(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 
-  // Snapshots. WriteSnapshot stores a new one durably and keeps only the two newest of the
-  // stream. Snapshots() returns the valid ones newest first (at most two); a damaged one
-  // (checksum mismatch) is left out and described in `damaged` when given, so recovery can fall
-  // back to the older one. Errors: Unavailable.
+  // Snapshots. WriteSnapshot stores a new one durably (fsynced in kSync mode) and keeps two per
+  // stream: the new one and the newest valid older one (damaged ones are deleted then; one with
+  // the same covered_seq is replaced; a snapshot older than the two kept is not stored).
+  // Snapshots() returns the valid ones newest first (at most two); a damaged one (checksum
+  // mismatch) is left out and described in `damaged` when given (Damage::seq = its
+  // covered_seq), so recovery can fall back to the older one.
+  // Errors: Unavailable, FailedPrecondition (writes when opened read-only), InvalidArgument
+  //         (stream longer than kMaxStreamBytes, payload larger than kMaxValueBytes).
   virtual Status WriteSnapshot(const Snapshot& snapshot) = 0;
+  // Like WriteSnapshot for each, in one atomic write and one fsync (a checkpoint of many
+  // streams). Of several with the same stream and covered_seq, the last one counts. Nothing is
+  // written when one is invalid.
+  virtual Status WriteSnapshots(std::vector<Snapshot> snapshots) = 0;
   virtual Result<std::vector<Snapshot>> Snapshots(std::string_view stream,
                                                   std::vector<Damage>* damaged = nullptr) const = 0;
-  // Every stream that has a snapshot, with its newest covered_seq.
+  // Every stream that has a snapshot, with its newest stored covered_seq (whether that snapshot
+  // is valid, Snapshots() tells), ordered by stream length then bytes; stops when `visit`
+  // returns false. Errors: DataLoss (malformed key), Unavailable.
   virtual Status ScanSnapshotHeads(
       const std::function<bool(std::string_view stream, uint64_t covered_seq)>& visit) const = 0;
+  // Deletes every snapshot of `stream` (durably in kSync mode).
+  // Errors: Unavailable, FailedPrecondition (opened read-only), InvalidArgument (stream too long).
   virtual Status DeleteSnapshots(std::string_view stream) = 0;
 
-  // Deletes every record with seq < below (DeleteRange), durably. Later reads start there.
-  // Errors: Unavailable, InvalidArgument (below > LastSequence()+1).
+  // Deletes every record with seq < below (DeleteRange), with their stream index entries and
+  // the new FirstSequence(), in one fsynced batch. Later reads start there; below <=
+  // FirstSequence() is a no-op. Sequences are never reused: truncating everything
+  // (below = LastSequence()+1) leaves FirstSequence() = LastSequence()+1.
+  // Errors: Unavailable, InvalidArgument (below > LastSequence()+1), FailedPrecondition (opened
+  //         read-only).
   virtual Status Truncate(uint64_t below) = 0;
 
   // Test hook: the next `n` Append calls fail with Unavailable and write nothing.
   virtual void FailNextAppends(int n) = 0;
+
+ protected:
+  Journal() = default;
 };
 
 }  // namespace burrow::journal

@@ -1,8 +1,10 @@
 // Conversion between schema/records.h values and their Cap'n Proto bytes.
 //
-// Encoded bytes are a flat (unpacked) Cap'n Proto message. Decoding copies the input into
-// word-aligned memory first (RocksDB values are not aligned) and validates it: a malformed
-// message, an unknown union member or a newer record version is DataLoss, never a crash.
+// Encoded bytes are a flat (unpacked) Cap'n Proto message (schema/journal.capnp), written as one
+// segment. Decoding copies the input into word-aligned memory first (RocksDB values are not
+// aligned) and validates it: a malformed or truncated message, trailing bytes, an unknown union
+// member or enumerant, or a version outside 1..kRecordVersion is DataLoss, never a crash and
+// never an exception (the codec catches kj::Exception at its boundary; see codec.cc).
 // Safe for concurrent use.
 #pragma once
 
@@ -14,11 +16,16 @@
 
 namespace burrow::schema {
 
+// Writes kRecordVersion whatever `record.version` says, and never `record.seq` (the sequence
+// lives in the journal's key).
 std::string EncodeRecord(const RecordEnvelope& record);
-// `seq` is the journal's sequence of the record; it is copied into the result.
+// `seq` is the journal's sequence of the record; it is copied into the result and named in
+// the DataLoss message ("record 42: ...").
 Result<RecordEnvelope> DecodeRecord(uint64_t seq, std::string_view bytes);
 
+// Writes kRecordVersion into the message (snapshots are versioned like records).
 std::string EncodeSnapshot(const AuthoritySnapshot& snapshot);
+// Errors: DataLoss ("snapshot: ...").
 Result<AuthoritySnapshot> DecodeSnapshot(std::string_view bytes);
 
 // Payload kind names for people and filters: "Transition", "InboxAppended", ...

@@ -8,6 +8,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   burrow::tools::AddMachineCommand(app, exit_code);
+  burrow::tools::AddBenchCommand(app, exit_code);
+  burrow::tools::AddEvalCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -77,17 +77,19 @@ uint64_t Digest(const State& state);
 using PhaseMask = uint8_t;  // bit i set <=> static_cast<Phase>(i) is included
 constexpr PhaseMask PhaseBit(Phase p) { return static_cast<PhaseMask>(1u << static_cast<int>(p)); }
 
-// How a declaration chooses its target phase.
+// How a declaration chooses its target phase. Where SPEC gives one input different targets in
+// different source phases (PrepareBindings: Idle -> Attached, elsewhere self), the table holds
+// one declaration per target, so every declaration's target is one of these three rules.
 enum class TargetRule : uint8_t {
-  kSelf,     // the phase is unchanged
-  kFixed,    // always `target`
-  kPreRun,   // the state's pre_run_phase (FinishRun from Running)
-  kMapped,   // depends on the source phase; `target_summary` says how
+  kSelf,    // the phase is unchanged
+  kFixed,   // always `target`
+  kPreRun,  // the pre-state's pre_run_phase (FinishRun from Running)
 };
 
 struct Guard {
   std::string_view name;  // snake_case, e.g. "session_matches"
   bool (*holds)(const State& state, const Input& input);
+  std::string_view summary;  // for people: when it holds
 };
 
 struct Transition {
@@ -96,9 +98,9 @@ struct Transition {
   PhaseMask phases;
   std::vector<Guard> guards;
   TargetRule target_rule;
-  Phase target;                    // meaningful for kFixed
-  std::string_view target_summary; // for people: "Attached", "pre_run_phase", "self", ...
-  std::string_view update_summary; // for people: "registration_phase := Active; ..."
+  Phase target;                     // meaningful for kFixed
+  std::string_view target_summary;  // for people: "Attached", "pre_run_phase", "self", ...
+  std::string_view update_summary;  // for people: "registration_phase := Active; ..."
   // The effects this declaration may emit, for documentation (conditional ones included).
   std::vector<Effect> declared_effects;
   std::string_view effects_summary;  // "RuntimeRetired when a runtime is bound"

@@ -60,7 +60,10 @@ std::string_view Name(DrainExitReason v);
 
 // Parse the SPEC spelling; nullopt for anything else.
 std::optional<Phase> ParsePhase(std::string_view s);
+std::optional<RegistrationPhase> ParseRegistrationPhase(std::string_view s);
+std::optional<DrainPhase> ParseDrainPhase(std::string_view s);
 std::optional<DrainMode> ParseDrainMode(std::string_view s);
+std::optional<IngressOwner> ParseIngressOwner(std::string_view s);
 std::optional<RunOutcome> ParseRunOutcome(std::string_view s);
 std::optional<DrainExitReason> ParseDrainExitReason(std::string_view s);
 
@@ -208,13 +211,13 @@ struct NotifyDrainExited {
   friend bool operator==(const NotifyDrainExited&, const NotifyDrainExited&) = default;
 };
 
-using Input = std::variant<Initialize, RegisterSession, PrepareBindings, EnsureSessionWithExecutor,
-                           StartRun, FinishRun, Retire, Reset, StopRuntimeExecutor,
-                           RuntimeExecutorExited, Destroy, BeginUnregisterSession,
-                           RuntimeLoopStoppedForUnregister, CommsDrainExitedForUnregister,
-                           CompletionWaitersResolvedForUnregister, UnregisterSession,
-                           SetPeerIngressContext, AttachSessionIngress, AttachMobIngress,
-                           DetachIngress, SpawnDrain, StopDrain, NotifyDrainExited>;
+using Input =
+    std::variant<Initialize, RegisterSession, PrepareBindings, EnsureSessionWithExecutor, StartRun,
+                 FinishRun, Retire, Reset, StopRuntimeExecutor, RuntimeExecutorExited, Destroy,
+                 BeginUnregisterSession, RuntimeLoopStoppedForUnregister,
+                 CommsDrainExitedForUnregister, CompletionWaitersResolvedForUnregister,
+                 UnregisterSession, SetPeerIngressContext, AttachSessionIngress, AttachMobIngress,
+                 DetachIngress, SpawnDrain, StopDrain, NotifyDrainExited>;
 
 // Numbered as the Input variant's alternatives.
 enum class InputKind : uint8_t {

@@ -1,0 +1,209 @@
+// The Host implementation's private parts: sessions, drain tasks, the respawn supervisor.
+// Nothing outside engine/host includes this file.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/host/host.h"
+#include "engine/host/step.h"
+
+namespace burrow::host {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// One drain task: a thread that moves inbox messages into the delivered stream (SPEC §4).
+struct DrainTask {
+  uint64_t incarnation = 0;
+  std::string transport_id;
+  machine::DrainMode mode = machine::DrainMode::kPersistentHost;
+  SteadyClock::time_point started;
+  // Set (before the session's wake-up is signalled) when the host ends the task; a cancelled
+  // task exits without reporting anything.
+  std::atomic<bool> cancelled{false};
+  // Guarded by the session's mu: a DrainTaskEnded record for this task is durable (or being
+  // committed in the current step), so no further end may be recorded or reported for it.
+  bool end_recorded = false;
+
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;  // guarded by done_mu; set as the thread's very last act
+
+  std::thread thread;  // joined by the host's reaper or by Shutdown, never by the task
+};
+
+struct Session {
+  explicit Session(std::string session_id) : id(std::move(session_id)) {}
+  const std::string id;
+
+  // Serialises commands and deliveries on this session. Timed, so that a drain task waiting for
+  // it can notice its cancellation (the canceller may hold it while joining the task).
+  std::timed_mutex mu;
+  // --- guarded by mu ---
+  SessionImage image;
+  std::shared_ptr<DrainTask> task;  // the newest task (possibly done); null before the first
+  std::chrono::milliseconds respawn_delay{0};
+  uint64_t respawn_token = 0;         // bumped to cancel a pending respawn
+  uint64_t snapshot_session_seq = 0;  // image.session_seq when it was last snapshotted
+  std::vector<uint64_t> snapshots;    // covered_seq of its stored snapshots, newest first, <= 2
+  // --- end guarded by mu ---
+
+  // Set (under mu) when UnregisterSession is durable; readers that looked the session up before
+  // must treat it as unknown.
+  std::atomic<bool> removed{false};
+  // Set (under mu) once its first step (Initialize + RegisterSession) is durable.
+  std::atomic<bool> created{false};
+  // The oldest record of this life still needed (0: unknown). Written once, before `created`;
+  // atomic so a checkpoint can read it while holding the registry (lock order: mu, registry).
+  std::atomic<uint64_t> first_seq{0};
+  std::atomic<bool> fail_next_inbox_read{false};  // test hook
+
+  // Wake-ups: a separate lock, so that `post` can wake a drain and `await_delivered` can wait
+  // without holding mu.
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  uint64_t wake_generation = 0;  // guarded by wake_mu; bumped by post and by cancellation
+  uint64_t delivered = 0;        // guarded by wake_mu; the published delivered count
+};
+
+class HostImpl final : public Host {
+ public:
+  HostImpl(journal::Journal* journal, HostOptions options, std::vector<RecoveredSession> sessions);
+  ~HostImpl() override;
+
+  Reply<StartReport> Start() override;
+  Reply<CheckpointReport> Checkpoint() override;
+  void Shutdown() override;
+
+  Reply<Done> Register(std::string_view session) override;
+  Reply<Done> AttachRuntime(std::string_view session, const AttachRuntimeArgs& args) override;
+  Reply<Done> EnsureExecutor(std::string_view session) override;
+  Reply<Done> StartRun(std::string_view session, std::string_view run_id) override;
+  Reply<Done> FinishRun(std::string_view session, std::string_view run_id,
+                        machine::RunOutcome outcome) override;
+  Reply<Done> Retire(std::string_view session) override;
+  Reply<Done> Reset(std::string_view session) override;
+  Reply<Done> StopRuntime(std::string_view session, std::string_view reason) override;
+  Reply<Done> RuntimeExited(std::string_view session) override;
+  Reply<Done> Destroy(std::string_view session) override;
+  Reply<Done> Unregister(std::string_view session) override;
+  Reply<bool> SetPeerIngress(std::string_view session, const PeerIngressArgs& args) override;
+  Reply<Done> NotifyDrainExited(std::string_view session, machine::DrainExitReason reason) override;
+  Reply<Done> Abort(std::string_view session) override;
+  Reply<Done> AbortAll() override;
+  Reply<bool> Wait(std::string_view session,
+                   std::optional<std::chrono::milliseconds> timeout) override;
+  Reply<PostResult> Post(std::string_view session, const PostArgs& args) override;
+  Reply<std::vector<Message>> Delivered(std::string_view session) override;
+  Reply<uint64_t> AwaitDelivered(std::string_view session, uint64_t count,
+                                 std::chrono::milliseconds timeout) override;
+  Reply<SessionView> Inspect(std::string_view session) override;
+  std::vector<std::string> Sessions() override;
+  Reply<Done> FailNextInboxRead(std::string_view session) override;
+  Reply<Done> FailNextAppends(int n) override;
+
+ private:
+  using Lock = std::unique_lock<std::timed_mutex>;
+  struct Locked {
+    std::shared_ptr<Session> session;
+    Lock lock;
+  };
+
+  // --- sessions (host.cc) ---
+  // The created, not removed session with this id, locked. Errors: NotReady, Unavailable (after
+  // Shutdown).
+  Reply<Locked> Acquire(std::string_view id);
+  // Acquire, also after Shutdown began (for the shutdown checkpoint).
+  Reply<Locked> AcquireAny(std::string_view id);
+  // Stages one lifecycle input on a known session as one step; rejection → Destroyed or
+  // ValidationFailed.
+  Reply<Done> RunSingle(std::string_view id, const machine::Input& input);
+  // Commits `step`, publishes its image and snapshots the session when it is due. The one
+  // path by which anything becomes durable. Errors: Unavailable (nothing applied).
+  Status Commit(Session& s, Step& step);
+  Reply<Done> CommitAndPublish(Session& s, Step& step);
+  // Where truncation may go for this session: recovery needs every record from here on.
+  uint64_t TruncationPin(const Session& s) const;
+  void NoteSnapshot(Session& s, uint64_t covered_seq);
+  // Unregister's second step (also recovery's, for unregisters a crash interrupted): closes the
+  // open obligations, unregisters, deletes the inbox and removes the session.
+  Reply<Done> FinishUnregisterLocked(Locked& locked, bool runtime_loop_forced,
+                                     bool comms_drain_forced);
+  void CheckpointLoop();
+  Error Classify(const Step& step, const Step::Staged& staged, const machine::Input& input);
+  Step NewStep(const Session& s);
+  // Cancels the session's task (if it runs) and joins it, bounded. Returns false when the task
+  // had to be abandoned. Caller holds s.mu; the cancellation must already be durable.
+  bool CancelAndJoin(Session& s);
+  // If the session's task is live and its end not yet recorded, adds DrainTaskEnded{cause} to
+  // `step` and returns true: after Commit, call MarkEndRecorded and CancelAndJoin.
+  bool StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause cause);
+  static bool TaskLive(const Session& s);
+  // Shared body of Abort (and of set_peer_ingress with keep_alive false).
+  Reply<Done> AbortLocked(Session& s);
+  void ScheduleRespawnIfDue(Session& s);
+
+  // --- drains (drain.cc) ---
+  // Adds a DrainTaskStarted event for a new task to `step`; after Commit, LaunchTask starts it.
+  std::shared_ptr<DrainTask> PrepareTask(Step& step, const std::string& transport_id,
+                                         machine::DrainMode mode, schema::TaskCause cause);
+  void LaunchTask(const std::shared_ptr<Session>& s, std::shared_ptr<DrainTask> task);
+  void DrainLoop(std::shared_ptr<Session> s, std::shared_ptr<DrainTask> task);
+  // Delivers what is pending (one journaled batch of up to kDeliveryBatch messages): kIdle when
+  // nothing is pending, kEnd when the task must end (cancelled, stale, or failed: a failure is
+  // reported from inside).
+  enum class DrainProgress { kIdle, kDelivered, kEnd };
+  DrainProgress DeliverPending(Session& s, DrainTask& task);
+  // Reports the task's own end (idle timeout, failure) as NotifyDrainExited. Caller holds s.mu.
+  void ReportExitLocked(Session& s, DrainTask& task, machine::DrainExitReason reason,
+                        schema::TaskCause cause);
+  Lock LockUnlessCancelled(Session& s, DrainTask& task);
+  void ReapFinishedTasks();
+  void SupervisorLoop();
+  void RespawnDue(const std::string& id, uint64_t token);
+
+  int64_t NowMicros();
+  void Publish(Session& s, const Step& step);
+
+  std::unique_ptr<Clock> owned_clock_;  // when options.clock is null
+  Clock* clock_;
+  journal::Journal* const journal_;
+  const HostOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::shared_mutex registry_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by registry_mu_
+  std::atomic<bool> shut_down_{false};
+
+  std::mutex tasks_mu_;
+  // Every task launched and not yet joined, with its session (Shutdown wakes it there).
+  std::vector<std::pair<std::shared_ptr<Session>, std::shared_ptr<DrainTask>>> tasks_;
+  bool tasks_closed_ = false;  // guarded by tasks_mu_: Shutdown began, launch nothing more
+
+  // The respawn supervisor: a timer queue of (due, session id, respawn token).
+  std::mutex supervisor_mu_;
+  std::condition_variable supervisor_cv_;
+  std::multimap<SteadyClock::time_point, std::pair<std::string, uint64_t>> respawns_;
+  bool supervisor_stop_ = false;
+  std::thread supervisor_;
+
+  // Checkpoints: one at a time; the thread runs one when the journal grew enough.
+  std::mutex checkpoint_mu_;
+  std::mutex checkpointer_mu_;
+  std::condition_variable checkpointer_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpointer_mu_
+  bool checkpointer_stop_ = false;  // guarded by checkpointer_mu_
+  std::atomic<uint64_t> last_checkpoint_seq_{0};
+  std::thread checkpointer_;
+};
+
+}  // namespace burrow::host

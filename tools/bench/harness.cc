@@ -1,0 +1,196 @@
+#include "tools/bench/harness.h"
+
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <latch>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "tools/bench/stats.h"
+
+namespace burrow::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A fresh directory for one run, deleted with everything in it when this goes away.
+class ScratchDir {
+ public:
+  static Result<std::unique_ptr<ScratchDir>> Create(const std::string& parent,
+                                                    const std::string& name) {
+    std::string path = (std::filesystem::path(parent) / ("burrow-bench-" + name + "-XXXXXX"));
+    if (mkdtemp(path.data()) == nullptr) {
+      return UnavailableError(fmt::format("mkdtemp {}: {}", path, std::strerror(errno)));
+    }
+    return std::unique_ptr<ScratchDir>(new ScratchDir(std::move(path)));
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// What one producer thread measured. Only that thread writes it until it has finished.
+struct ProducerSlot {
+  LatencyHistogram latency;
+  uint64_t ops = 0;
+  Clock::time_point finished;
+  Status status;
+};
+
+Status Validate(const RunOptions& options) {
+  if (options.producers < 1) return InvalidArgumentError("producers must be at least 1");
+  if (options.duration.count() < 0) return InvalidArgumentError("duration must not be negative");
+  if (options.duration.count() == 0 && options.ops_per_producer == 0) {
+    return InvalidArgumentError("set a duration or an operation count, or the run never ends");
+  }
+  if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
+  return OkStatus();
+}
+
+// Starts every producer at once, stops them when the time is up, when each has done its
+// operations, or at the first error, and returns what each one measured.
+std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Producer>>& producers,
+                                                 const RunOptions& options,
+                                                 Clock::time_point& started) {
+  const int count = static_cast<int>(producers.size());
+  std::vector<std::unique_ptr<ProducerSlot>> slots;
+  for (int i = 0; i < count; ++i) slots.push_back(std::make_unique<ProducerSlot>());
+
+  std::atomic<bool> stop{false};
+  std::latch start(1);
+  std::mutex mu;
+  std::condition_variable done_cv;
+  int finished = 0;     // guarded by mu
+  bool failed = false;  // guarded by mu
+  std::vector<std::thread> threads;
+  threads.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      Producer& producer = *producers[i];
+      ProducerSlot& slot = *slots[i];
+      start.wait();
+      while (!stop.load(std::memory_order_relaxed) &&
+             (options.ops_per_producer == 0 || slot.ops < options.ops_per_producer)) {
+        const Clock::time_point before = Clock::now();
+        Status status = producer.Op();
+        const Clock::time_point after = Clock::now();
+        if (!status.ok()) {
+          slot.status = std::move(status);
+          break;
+        }
+        slot.latency.Record(after - before);
+        ++slot.ops;
+      }
+      slot.finished = Clock::now();
+      std::lock_guard lock(mu);
+      ++finished;
+      failed = failed || !slot.status.ok();
+      done_cv.notify_one();
+    });
+  }
+
+  started = Clock::now();
+  start.count_down();
+  {
+    std::unique_lock lock(mu);
+    auto over = [&] { return finished == count || failed; };
+    if (options.duration.count() > 0) {
+      done_cv.wait_until(
+          lock, started + std::chrono::duration_cast<Clock::duration>(options.duration), over);
+    } else {
+      done_cv.wait(lock, over);
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& thread : threads) thread.join();
+  return slots;
+}
+
+}  // namespace
+
+Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options) {
+  BURROW_RETURN_IF_ERROR(Validate(options));
+  BURROW_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> dir,
+                          ScratchDir::Create(options.parent_dir, spec.name));
+  std::unique_ptr<Workload> workload = spec.make();
+  BURROW_RETURN_IF_ERROR(workload->Open(dir->path(), options.producers).WithContext("open"));
+  std::vector<std::unique_ptr<Producer>> producers;
+  for (int i = 0; i < options.producers; ++i) {
+    BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, workload->NewProducer(i));
+    producers.push_back(std::move(producer));
+  }
+
+  Clock::time_point started;
+  const std::vector<std::unique_ptr<ProducerSlot>> slots = Drive(producers, options, started);
+
+  LatencyHistogram latency;
+  RunFigures figures;
+  Clock::time_point last_finished = started;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const ProducerSlot& slot = *slots[i];
+    if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
+    latency.Merge(slot.latency);
+    figures.ops += slot.ops;
+    last_finished = std::max(last_finished, slot.finished);
+  }
+  figures.records = figures.ops * workload->records_per_op();
+  figures.seconds = std::chrono::duration<double>(last_finished - started).count();
+  figures.records_per_s =
+      figures.seconds > 0 ? static_cast<double>(figures.records) / figures.seconds : 0;
+  figures.p50_us = latency.PercentileMicros(0.50);
+  figures.p99_us = latency.PercentileMicros(0.99);
+  return figures;
+}
+
+RunFigures MedianOfRuns(const std::vector<RunFigures>& runs) {
+  auto median_of = [&runs](auto field) {
+    std::vector<double> values;
+    for (const RunFigures& run : runs) values.push_back(static_cast<double>(run.*field));
+    return Median(std::move(values));
+  };
+  RunFigures median;
+  median.ops = static_cast<uint64_t>(median_of(&RunFigures::ops));
+  median.records = static_cast<uint64_t>(median_of(&RunFigures::records));
+  median.seconds = median_of(&RunFigures::seconds);
+  median.records_per_s = median_of(&RunFigures::records_per_s);
+  median.p50_us = median_of(&RunFigures::p50_us);
+  median.p99_us = median_of(&RunFigures::p99_us);
+  return median;
+}
+
+Result<std::vector<CaseResult>> RunCases(const std::vector<Case>& cases, const RunOptions& options,
+                                         int runs, const RunObserver& observer) {
+  if (runs < 1) return InvalidArgumentError("runs must be at least 1");
+  std::vector<CaseResult> results;
+  for (const Case& c : cases) results.push_back({.mode = c.spec.name, .producers = c.producers});
+  for (int run = 1; run <= runs; ++run) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      RunOptions case_options = options;
+      case_options.producers = cases[i].producers;
+      Result<RunFigures> figures = RunOnce(cases[i].spec, case_options);
+      if (!figures.ok()) {
+        return figures.status().WithContext(
+            fmt::format("{} (producers={}, run {})", cases[i].spec.name, cases[i].producers, run));
+      }
+      if (observer) observer(cases[i], run, *figures);
+      results[i].runs.push_back(*figures);
+    }
+  }
+  for (CaseResult& result : results) result.median = MedianOfRuns(result.runs);
+  return results;
+}
+
+}  // namespace burrow::bench

@@ -1,0 +1,48 @@
+// Burrow's own journal as a workload of the harness.
+#include <fmt/format.h>
+
+#include "journal/journal.h"
+#include "tools/bench/workloads.h"
+
+namespace burrow::bench {
+namespace {
+
+class JournalProducer : public Producer {
+ public:
+  JournalProducer(journal::Journal* journal, int index)
+      : journal_(journal), stream_(fmt::format("s{}", index)) {}
+
+  Status Op() override {
+    journal::Batch batch;
+    batch.records.push_back({.stream = stream_, .payload = RecordValue()});
+    return journal_->Append(std::move(batch)).status();
+  }
+
+ private:
+  journal::Journal* const journal_;
+  const std::string stream_;
+};
+
+class JournalWorkload : public Workload {
+ public:
+  Status Open(const std::string& dir, int /*producers*/) override {
+    journal::Options options;
+    options.durability = journal::Durability::kSync;
+    BURROW_ASSIGN_OR_RETURN(journal_, journal::Journal::Open(dir + "/journal", options));
+    return OkStatus();
+  }
+  Result<std::unique_ptr<Producer>> NewProducer(int index) override {
+    return std::unique_ptr<Producer>(new JournalProducer(journal_.get(), index));
+  }
+
+ private:
+  std::unique_ptr<journal::Journal> journal_;
+};
+
+}  // namespace
+
+WorkloadSpec BurrowJournal() {
+  return {"journal", [] { return std::make_unique<JournalWorkload>(); }};
+}
+
+}  // namespace burrow::bench
