@@ -78,11 +78,7 @@ bool HostImpl::CancelAndJoin(Session& s) {
   std::shared_ptr<DrainTask> task = s.task;
   if (!task) return true;
   task->cancelled = true;
-  {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    ++s.wake_generation;
-  }
-  s.wake_cv.notify_all();
+  Wake(s);
   std::unique_lock<std::mutex> done(task->done_mu);
   if (task->done_cv.wait_for(done, options_.join_timeout, [&] { return task->done; })) return true;
   log_->warn("session '{}': drain task {} did not stop within {} ms; abandoned", s.id,
@@ -280,8 +276,7 @@ void HostImpl::RespawnDue(const std::string& id, uint64_t token) {
   }
   ++s.respawn_token;
   if (end_old) {
-    s.task->end_recorded = true;
-    CancelAndJoin(s);
+    EndRecordedTask(s);
   }
   log_->info("session '{}': drain respawned as task {}", s.id, task->incarnation);
   LaunchTask(locked.value().session, std::move(task));
@@ -336,11 +331,7 @@ void HostImpl::Shutdown() {
   }
   for (auto& [s, task] : tasks) {
     task->cancelled = true;
-    {
-      std::lock_guard<std::mutex> wake(s->wake_mu);
-      ++s->wake_generation;
-    }
-    s->wake_cv.notify_all();
+    Wake(*s);
   }
   for (auto& [s, task] : tasks) task->thread.join();
   // Wake whoever waits on a session (await_delivered) so it sees the shutdown.

@@ -205,6 +205,19 @@ bool HostImpl::TaskLive(const Session& s) {
   return !s.task->done;
 }
 
+bool HostImpl::EndRecordedTask(Session& s) {
+  s.task->end_recorded = true;
+  return CancelAndJoin(s);
+}
+
+void HostImpl::Wake(Session& s) {
+  {
+    std::lock_guard<std::mutex> wake(s.wake_mu);
+    ++s.wake_generation;
+  }
+  s.wake_cv.notify_all();
+}
+
 bool HostImpl::StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause cause) {
   if (!TaskLive(s)) return false;
   step.AddEvent(schema::DrainTaskEnded{s.task->incarnation, cause});
@@ -324,8 +337,7 @@ Reply<Done> HostImpl::Destroy(std::string_view id) {
   if (!committed.ok()) return committed;
   ++s.respawn_token;
   if (end_task) {
-    s.task->end_recorded = true;
-    CancelAndJoin(s);
+    EndRecordedTask(s);
   }
   return Done{};
 }
@@ -353,8 +365,7 @@ Reply<Done> HostImpl::Unregister(std::string_view id) {
   ++s.respawn_token;
   bool joined = true;
   if (end_task) {
-    s.task->end_recorded = true;
-    joined = CancelAndJoin(s);
+    joined = EndRecordedTask(s);
   }
 
   // Step 2: the host has no runtime loop or completion waiters of its own, so those close at
@@ -406,11 +417,7 @@ Reply<Done> HostImpl::FinishUnregisterLocked(Locked& locked, bool runtime_loop_f
     auto it = sessions_.find(sid);
     if (it != sessions_.end() && it->second == locked.session) sessions_.erase(it);
   }
-  {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    ++s.wake_generation;
-  }
-  s.wake_cv.notify_all();
+  Wake(s);
   return Done{};
 }
 
@@ -476,8 +483,7 @@ Reply<bool> HostImpl::SetPeerIngress(std::string_view id, const PeerIngressArgs&
     if (!committed.ok()) return committed.error();
     ++s.respawn_token;
     if (end_task) {
-      s.task->end_recorded = true;
-      CancelAndJoin(s);
+      EndRecordedTask(s);
     }
     return false;
   }
@@ -510,8 +516,7 @@ Reply<bool> HostImpl::SetPeerIngress(std::string_view id, const PeerIngressArgs&
   if (!task) return false;
   ++s.respawn_token;
   if (end_old) {
-    s.task->end_recorded = true;
-    CancelAndJoin(s);
+    EndRecordedTask(s);
   }
   LaunchTask(locked.value().session, std::move(task));
   return true;
@@ -534,8 +539,7 @@ Reply<Done> HostImpl::NotifyDrainExited(std::string_view id, machine::DrainExitR
   auto committed = CommitAndPublish(s, step);
   if (!committed.ok()) return committed;
   if (end_task) {
-    s.task->end_recorded = true;
-    CancelAndJoin(s);
+    EndRecordedTask(s);
   }
   ScheduleRespawnIfDue(s);
   return Done{};
@@ -555,8 +559,7 @@ Reply<Done> HostImpl::AbortLocked(Session& s) {
   if (!committed.ok()) return committed;
   ++s.respawn_token;  // a pending respawn is cancelled too
   if (end_task) {
-    s.task->end_recorded = true;
-    CancelAndJoin(s);
+    EndRecordedTask(s);
   }
   return Done{};
 }
@@ -659,11 +662,7 @@ Reply<PostResult> HostImpl::Post(std::string_view id, const PostArgs& args) {
   step.Put(std::move(id_key), keys::EncodeU64(index));
   auto committed = CommitAndPublish(s, step);
   if (!committed.ok()) return committed.error();
-  {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    ++s.wake_generation;
-  }
-  s.wake_cv.notify_all();
+  Wake(s);
   return PostResult{false};
 }
 

@@ -147,6 +147,11 @@ class HostImpl final : public Host {
   // If the session's task is live and its end not yet recorded, adds DrainTaskEnded{cause} to
   // `step` and returns true: after Commit, call MarkEndRecorded and CancelAndJoin.
   bool StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause cause);
+  // After the step that StageEndOfLiveTask filled is durable: marks the end recorded, cancels
+  // the task and joins it (bounded). Returns CancelAndJoin's verdict.
+  bool EndRecordedTask(Session& s);
+  // Bumps the session's wake generation and wakes its drain and await_delivered callers.
+  static void Wake(Session& s);
   static bool TaskLive(const Session& s);
   // Shared body of Abort (and of set_peer_ingress with keep_alive false).
   Reply<Done> AbortLocked(Session& s);

@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "base/crc32c.h"
-
 namespace burrow::host::keys {
 namespace {
 
@@ -55,35 +53,27 @@ std::string MessageIdPrefix(std::string_view session) { return Prefix('m', sessi
 std::string Cursor(std::string_view session) { return Prefix('c', session); }
 
 std::string EncodeInboxEntry(const InboxEntry& entry) {
-  std::string out(4, '\0');
+  std::string out;
+  out.reserve(8 + entry.message_id.size() + entry.from.size() + entry.body.size());
   PutU32Le(out, static_cast<uint32_t>(entry.message_id.size()));
   out.append(entry.message_id);
   PutU32Le(out, static_cast<uint32_t>(entry.from.size()));
   out.append(entry.from);
   out.append(entry.body);
-  uint32_t crc = crc32c::Mask(crc32c::Value(std::string_view(out).substr(4)));
-  std::string crc_bytes;
-  PutU32Le(crc_bytes, crc);
-  out.replace(0, 4, crc_bytes);
   return out;
 }
 
 Result<InboxEntry> DecodeInboxEntry(std::string_view bytes) {
-  if (bytes.size() < 12) return DataLossError("inbox entry truncated");
-  uint32_t stored = crc32c::Unmask(GetU32Le(bytes));
-  std::string_view rest = bytes.substr(4);
-  if (crc32c::Value(rest) != stored) return DataLossError("inbox entry checksum mismatch");
   InboxEntry entry;
-  uint32_t id_len = GetU32Le(rest);
-  rest.remove_prefix(4);
-  if (rest.size() < id_len + 4) return DataLossError("inbox entry truncated");
-  entry.message_id = rest.substr(0, id_len);
-  rest.remove_prefix(id_len);
-  uint32_t from_len = GetU32Le(rest);
-  rest.remove_prefix(4);
-  if (rest.size() < from_len) return DataLossError("inbox entry truncated");
-  entry.from = rest.substr(0, from_len);
-  rest.remove_prefix(from_len);
+  std::string_view rest = bytes;
+  for (std::string* field : {&entry.message_id, &entry.from}) {
+    if (rest.size() < 4) return DataLossError("inbox entry truncated");
+    uint32_t length = GetU32Le(rest);
+    rest.remove_prefix(4);
+    if (rest.size() < length) return DataLossError("inbox entry truncated");
+    *field = rest.substr(0, length);
+    rest.remove_prefix(length);
+  }
   entry.body = rest;
   return entry;
 }

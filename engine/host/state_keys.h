@@ -31,9 +31,10 @@ struct InboxEntry {
   std::string from;
   std::string body;
 };
-// masked crc32c (u32 LE) | u32 LE len | message_id | u32 LE len | from | body
+// u32 LE len | message_id | u32 LE len | from | body. No checksum of its own: the journal
+// checksums every state value together with its key.
 std::string EncodeInboxEntry(const InboxEntry& entry);
-// Errors: DataLoss (checksum mismatch or truncated).
+// Errors: DataLoss (truncated).
 Result<InboxEntry> DecodeInboxEntry(std::string_view bytes);
 
 }  // namespace burrow::host::keys
