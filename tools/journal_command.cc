@@ -197,7 +197,7 @@ int RunLs(const CommonFlags& flags) {
   }
   Output out;
   if (!flags.json) {
-    out.Line(fmt::format("{:<20} {:<12} {:<18} {:<16} {:<32} {:>8} {:>9}", "SESSION", "PHASE",
+    out.Line(fmt::format("{:<20} {:<14} {:<18} {:<16} {:<32} {:>8} {:>9}", "SESSION", "PHASE",
                          "DRAIN", "MODE", "INGRESS", "RECORDS", "LAST SEQ"));
   }
   for (const inspect::SessionRow& row : *rows) {
@@ -226,7 +226,7 @@ int RunLs(const CommonFlags& flags) {
       if (s.ingress_transport_id) ingress += ")";
     }
     out.Line(fmt::format(
-        "{:<20} {:<12} {:<18} {:<16} {:<32} {:>8} {:>9}", row.session,
+        "{:<20} {:<14} {:<18} {:<16} {:<32} {:>8} {:>9}", row.session,
         row.live ? machine::Name(s.phase) : "(unregistered)",
         row.live ? machine::Name(s.drain_phase) : "-",
         row.live && s.drain_mode ? machine::Name(*s.drain_mode) : "-", ingress, row.records,

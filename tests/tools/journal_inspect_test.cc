@@ -457,6 +457,15 @@ TEST_F(VerifyDamageTest, ADeletedRecordIsNamedAsAGap) {
       << ReportText(report);
   // The session's replay notices its own hole too, and says where.
   EXPECT_TRUE(HasProblem(report, next, "per-session sequence gap")) << ReportText(report);
+  // show marks the hole in place.
+  auto reader = Reader(engine_.dir());
+  SelectOptions around;
+  around.filter.from_seq = seq - 1;
+  around.filter.to_seq = seq + 1;
+  auto entries = SelectAll(*reader, around);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1].seq, seq);
+  EXPECT_THAT(entries[1].damage, HasSubstr("missing (gap"));
 }
 
 TEST_F(VerifyDamageTest, AWrongDigestIsNamedAndTheReplayGoesOn) {

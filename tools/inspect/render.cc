@@ -441,6 +441,7 @@ std::string EntryLine(const Entry& entry, const TextStyle& style) {
 }
 
 std::string EntryHex(const Entry& entry) {
+  if (entry.key.empty()) return fmt::format("{:>8}  {}", entry.seq, entry.damage);  // a gap
   return fmt::format("{:>8}  key {}  value {}", entry.seq, Hex(entry.key), Hex(entry.value));
 }
 

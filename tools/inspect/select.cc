@@ -1,4 +1,6 @@
 // Filters, Select (for `show` and `export`) and Follow (for `follow`).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <thread>
@@ -58,18 +60,40 @@ Result<SelectSummary> Select(const journal::Journal& journal, const SelectOption
     if (!entry.envelope) ++summary.damaged;
     visit(entry);
   };
+  const auto take = [&](Entry entry) {
+    if (options.reverse) {
+      kept.push_back(std::move(entry));
+      if (options.limit != 0 && kept.size() > options.limit) kept.pop_front();
+      return true;
+    }
+    emit(entry);
+    return options.limit == 0 || summary.shown < options.limit;
+  };
+  // Missing records are shown as one damaged entry per gap (when damage is shown at all).
+  const bool show_damage = !options.filter.HasContentCriteria();
+  const uint64_t end = std::min(options.filter.to_seq, journal.LastSequence());
+  uint64_t expected = std::max(options.filter.from_seq, journal.FirstSequence());
+  const auto gap_before = [&](uint64_t found) {
+    Entry gap;
+    gap.seq = expected;
+    gap.damage = found == expected + 1
+                     ? fmt::format("missing (gap: expected {}, found {})", expected, found)
+                     : fmt::format("records {}..{} are missing (gap: expected {}, found {})",
+                                   expected, found - 1, expected, found);
+    return gap;
+  };
   Status scanned = journal.ScanStored(
       options.filter.from_seq, options.filter.to_seq, [&](const journal::StoredRecord& stored) {
+        if (show_damage && stored.seq > expected && !take(gap_before(stored.seq))) return false;
+        expected = std::max(expected, stored.seq + 1);
         Entry entry = ToEntry(stored);
         if (!Selected(options.filter, entry)) return true;
-        if (options.reverse) {
-          kept.push_back(std::move(entry));
-          if (options.limit != 0 && kept.size() > options.limit) kept.pop_front();
-          return true;
-        }
-        emit(entry);
-        return options.limit == 0 || summary.shown < options.limit;
+        return take(std::move(entry));
       });
+  if (scanned.ok() && show_damage && expected <= end &&
+      (options.limit == 0 || options.reverse || summary.shown < options.limit)) {
+    take(gap_before(end + 1));
+  }
   BURROW_RETURN_IF_ERROR(scanned);
   for (auto it = kept.rbegin(); it != kept.rend(); ++it) emit(*it);
   return summary;

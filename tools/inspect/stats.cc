@@ -115,18 +115,18 @@ std::string StatsText(const Stats& s) {
   out += fmt::format("snapshots      {} sessions with snapshots, {} stored", s.snapshot_streams,
                      s.snapshots);
   if (s.newest_snapshot_seq) {
-    out += fmt::format(", newest covers {}, oldest session's newest covers {}",
+    out += fmt::format(", the newest covers {}; every such session has one covering {} or later",
                        *s.newest_snapshot_seq, *s.oldest_snapshot_seq);
   }
   if (s.snapshots_damaged != 0) out += fmt::format(", {} damaged", s.snapshots_damaged);
-  out += "\n\nby kind                       records        bytes\n";
+  out += "\n\nby kind                                   records        bytes\n";
   for (const auto& [k, t] : s.by_kind) {
-    out += fmt::format("  {:<26} {:>10} {:>12}\n", k, t.records, t.bytes);
+    out += fmt::format("  {:<38} {:>10} {:>12}\n", k, t.records, t.bytes);
   }
   if (!s.by_input.empty()) {
-    out += "\nby input (transitions)        records        bytes\n";
+    out += "\nby input (transitions)                    records        bytes\n";
     for (const auto& [k, t] : s.by_input) {
-      out += fmt::format("  {:<26} {:>10} {:>12}\n", k, t.records, t.bytes);
+      out += fmt::format("  {:<38} {:>10} {:>12}\n", k, t.records, t.bytes);
     }
   }
   return out;
