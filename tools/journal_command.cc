@@ -380,6 +380,10 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code) {
       "safe on a live host's data directory; never creates one (import aside). See "
       "docs/JOURNAL.md.");
   journal->require_subcommand(1);
+  // A reader that goes away (`show | head`) must not kill the process before it closes the
+  // journal (which removes the secondary instance's temporary directory): writes fail instead,
+  // and Output stops writing.
+  journal->preparse_callback([](size_t) { std::signal(SIGPIPE, SIG_IGN); });
   journal->footer(
       "Examples:\n"
       "  burrow journal ls --data ./burrow-data\n"
