@@ -118,12 +118,15 @@ struct Damage {
 // One stored record as ScanStored sees it: the exact key and value bytes RocksDB holds, and the
 // verified record when the value passes its checks.
 struct StoredRecord {
-  uint64_t seq = 0;    // parsed from the key; 0 when the key is malformed
-  std::string key;     // the stored key bytes
-  std::string value;   // the stored value bytes (framed: crc ‖ stream length ‖ stream ‖ payload)
-  bool intact = false; // the value passed its checksum and framing checks; `record` is valid
-  Record record;       // valid when `intact`
-  std::string damage;  // what is wrong when not intact ("checksum mismatch", "malformed record key")
+  uint64_t seq = 0;  // parsed from the key; 0 when the key is malformed
+  std::string key;   // the stored key bytes
+  // The stored value bytes (framed: crc ‖ stream length ‖ stream ‖ payload).
+  std::string value;
+  // Whether the value passed its checksum and framing checks; `record` is valid only then.
+  bool intact = false;
+  Record record;
+  // What is wrong when not intact: "checksum mismatch", "malformed record key", ...
+  std::string damage;
 };
 
 class Journal {

@@ -99,7 +99,8 @@ void AddFilters(CLI::App* cmd, RecordFlags& flags) {
                   "Only records written at or after this time: RFC 3339 (2025-11-24T16:00:00Z, "
                   "2025-11-24T17:00:00.25+01:00, 2025-11-24) or microseconds since the Unix "
                   "epoch");
-  cmd->add_option("--until", flags.until, "Only records written at or before this time (as --since)");
+  cmd->add_option("--until", flags.until,
+                  "Only records written at or before this time (as --since)");
   cmd->add_flag("--hex", flags.hex, "Print each record's stored key and value bytes in hex");
   cmd->add_flag("--no-color", flags.no_color,
                 "Never colour the text (it is coloured only when stdout is a terminal, and "
@@ -128,7 +129,8 @@ Result<inspect::Filter> BuildFilter(const RecordFlags& flags) {
   if (!flags.until.empty()) {
     BURROW_ASSIGN_OR_RETURN(filter.until_us, inspect::ParseTime(flags.until));
   }
-  if (flags.common.json && flags.hex) return InvalidArgumentError("--json and --hex exclude each other");
+  if (flags.common.json && flags.hex)
+    return InvalidArgumentError("--json and --hex exclude each other");
   return filter;
 }
 
@@ -157,8 +159,10 @@ int RunShow(const RecordFlags& flags) {
   auto summary = inspect::Select(**journal, options, Printer(flags, out));
   if (!summary.ok()) return Fail("show", summary.status(), kExitUsage);
   if (summary->damaged != 0) {
-    fmt::print(stderr, "burrow journal show: {} damaged record(s) shown; run `burrow journal "
-               "verify`\n", summary->damaged);
+    fmt::print(stderr,
+               "burrow journal show: {} damaged record(s) shown; run `burrow journal "
+               "verify`\n",
+               summary->damaged);
     return kExitProblems;
   }
   return 0;
@@ -225,12 +229,11 @@ int RunLs(const CommonFlags& flags) {
       if (s.ingress_mob_id) ingress += ", mob " + *s.ingress_mob_id;
       if (s.ingress_transport_id) ingress += ")";
     }
-    out.Line(fmt::format(
-        "{:<20} {:<14} {:<18} {:<16} {:<32} {:>8} {:>9}", row.session,
-        row.live ? machine::Name(s.phase) : "(unregistered)",
-        row.live ? machine::Name(s.drain_phase) : "-",
-        row.live && s.drain_mode ? machine::Name(*s.drain_mode) : "-", ingress, row.records,
-        row.last_seq));
+    out.Line(fmt::format("{:<20} {:<14} {:<18} {:<16} {:<32} {:>8} {:>9}", row.session,
+                         row.live ? machine::Name(s.phase) : "(unregistered)",
+                         row.live ? machine::Name(s.drain_phase) : "-",
+                         row.live && s.drain_mode ? machine::Name(*s.drain_mode) : "-", ingress,
+                         row.records, row.last_seq));
   }
   return 0;
 }
@@ -393,8 +396,9 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code) {
 
   auto ls_flags = std::make_shared<CommonFlags>();
   auto* ls = journal->add_subcommand(
-      "ls", "List sessions: phase, drain phase and mode, ingress owner, record count, last "
-            "sequence (unregistered sessions whose records remain show as such).");
+      "ls",
+      "List sessions: phase, drain phase and mode, ingress owner, record count, last "
+      "sequence (unregistered sessions whose records remain show as such).");
   AddData(ls, *ls_flags);
   AddJson(ls, *ls_flags, "One JSON object per session per line");
   ls->footer(std::string("Examples:\n"
@@ -405,22 +409,23 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code) {
 
   auto show_flags = std::make_shared<RecordFlags>();
   auto* show = journal->add_subcommand(
-      "show", "Print records, oldest first, filtered: every given filter must hold (AND); a "
-              "repeated filter matches any of its values (OR). Damaged records in the range are "
-              "shown as DAMAGED (and make the exit status 1) unless a content filter is given.");
+      "show",
+      "Print records, oldest first, filtered: every given filter must hold (AND); a "
+      "repeated filter matches any of its values (OR). Damaged records in the range are "
+      "shown as DAMAGED (and make the exit status 1) unless a content filter is given.");
   AddData(show, show_flags->common);
   AddFilters(show, *show_flags);
   show->add_flag("--reverse", show_flags->reverse,
                  "Newest first (with --limit N: the newest N matches)");
-  show->footer(std::string(
-                   "Examples:\n"
-                   "  burrow journal show --session s1\n"
-                   "  burrow journal show --kind Transition --input SpawnDrain --input StopDrain\n"
-                   "  burrow journal show --from 100 --to 200 --json\n"
-                   "  burrow journal show --since 2025-11-24T16:00:00Z --until 1764003600000000\n"
-                   "  burrow journal show --reverse --limit 10\n"
-                   "  burrow journal show --from 42 --to 42 --hex") +
-               kExitCodes);
+  show->footer(
+      std::string("Examples:\n"
+                  "  burrow journal show --session s1\n"
+                  "  burrow journal show --kind Transition --input SpawnDrain --input StopDrain\n"
+                  "  burrow journal show --from 100 --to 200 --json\n"
+                  "  burrow journal show --since 2025-11-24T16:00:00Z --until 1764003600000000\n"
+                  "  burrow journal show --reverse --limit 10\n"
+                  "  burrow journal show --from 42 --to 42 --hex") +
+      kExitCodes);
   show->callback([show_flags, &exit_code] { exit_code = RunShow(*show_flags); });
 
   auto follow_flags = std::make_shared<RecordFlags>();
@@ -440,9 +445,10 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code) {
 
   auto state_flags = std::make_shared<StateFlags>();
   auto* state = journal->add_subcommand(
-      "state", "Print a session's authority (every field) as it was right after record SEQ "
-               "(default: the newest), rebuilt from snapshots and records exactly as recovery "
-               "does, with its state digest and the digest record SEQ records.");
+      "state",
+      "Print a session's authority (every field) as it was right after record SEQ "
+      "(default: the newest), rebuilt from snapshots and records exactly as recovery "
+      "does, with its state digest and the digest record SEQ records.");
   AddData(state, state_flags->common);
   state->add_option("--session", state_flags->session, "The session")->required();
   state->add_option("--at", state_flags->at, "Right after this record (default: the newest)");
@@ -471,8 +477,9 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code) {
 
   auto stats_flags = std::make_shared<CommonFlags>();
   auto* stats = journal->add_subcommand(
-      "stats", "Records and bytes (stored key + value) by kind and by input, sessions, time "
-               "span, snapshot coverage and the truncation point.");
+      "stats",
+      "Records and bytes (stored key + value) by kind and by input, sessions, time "
+      "span, snapshot coverage and the truncation point.");
   AddData(stats, *stats_flags);
   AddJson(stats, *stats_flags, "One JSON object");
   stats->footer(std::string("Examples:\n"

@@ -491,8 +491,8 @@ TEST_F(DamageTest, ScanStoredDescribesEveryDamagedRecordAndGoesOn) {
     if (stored.intact) {
       intact.push_back(stored.seq);
       EXPECT_EQ(stored.record.payload, "p" + std::to_string(stored.seq));
-      EXPECT_EQ(stored.value, format::EncodeRecordValue(stored.seq, stored.record.stream,
-                                                        stored.record.payload));
+      EXPECT_EQ(stored.value,
+                format::EncodeRecordValue(stored.seq, stored.record.stream, stored.record.payload));
     } else {
       EXPECT_EQ(stored.damage, "checksum mismatch");
     }
@@ -503,10 +503,11 @@ TEST_F(DamageTest, ScanStoredDescribesEveryDamagedRecordAndGoesOn) {
   EXPECT_EQ(intact, (std::vector<uint64_t>{1, 3, 5, 6}));
   // Stops when asked, and honours the range.
   seen.clear();
-  ASSERT_TRUE(journal->ScanStored(3, 5, [&](const StoredRecord& stored) {
+  Status stopped = journal->ScanStored(3, 5, [&](const StoredRecord& stored) {
     seen.push_back(stored.seq);
     return stored.seq < 3;
-  }).ok());
+  });
+  ASSERT_TRUE(stopped.ok()) << stopped;
   EXPECT_EQ(seen, (std::vector<uint64_t>{3}));
 }
 

@@ -125,8 +125,8 @@ TEST_F(JournalCommandTest, ShowJsonIsOneObjectPerLineAndNeverColoured) {
 }
 
 TEST_F(JournalCommandTest, BadOptionValuesExitTwo) {
-  for (const char* args : {"show --since yesterday", "show --kind Nope", "follow --input Nope",
-                           "show --json --hex"}) {
+  for (const char* args :
+       {"show --since yesterday", "show --kind Nope", "follow --input Nope", "show --json --hex"}) {
     Outcome run = Journal(std::string(args) + " --data " + engine_.dir());
     EXPECT_EQ(run.exit_code, 2) << args;
     EXPECT_THAT(run.err, HasSubstr("InvalidArgument")) << args;
@@ -135,8 +135,8 @@ TEST_F(JournalCommandTest, BadOptionValuesExitTwo) {
 
 TEST_F(JournalCommandTest, StateAtPrintsTheEnginesDigest) {
   const testing::Moment& m = engine_.moments().at(2);
-  Outcome run = Journal(fmt::format("state --json --session {} --at {} --data {}", m.session, m.seq,
-                                engine_.dir()));
+  Outcome run = Journal(
+      fmt::format("state --json --session {} --at {} --data {}", m.session, m.seq, engine_.dir()));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   json state = json::parse(run.out);
   EXPECT_EQ(state["state_digest"], fmt::format("{:016x}", m.digest));

@@ -1,6 +1,4 @@
 // tools/inspect/ (`burrow journal`'s logic) against journals written by the real engine.
-#include "tools/inspect/inspect.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,14 +11,15 @@
 #include "schema/codec.h"
 #include "tests/journal/journal_test_util.h"
 #include "tests/tools/journal_inspect_test_util.h"
+#include "tools/inspect/inspect.h"
 
 namespace burrow::inspect {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::EngineJournal;
+using ::testing::HasSubstr;
 using testing::SteppingClock;
 
 std::unique_ptr<journal::Journal> Reader(const std::string& dir, bool follower = false) {
@@ -45,13 +44,13 @@ std::vector<uint64_t> Seqs(const std::vector<Entry>& entries) {
 // Every decoded record, for computing expectations independently of the filters under test.
 std::vector<schema::RecordEnvelope> AllRecords(const journal::Journal& journal) {
   std::vector<schema::RecordEnvelope> out;
-  Status s = journal.Scan(journal.FirstSequence(), journal.LastSequence(),
-                          [&](const journal::Record& r) {
-                            auto decoded = schema::DecodeRecord(r.seq, r.payload);
-                            EXPECT_TRUE(decoded.ok()) << decoded.status();
-                            if (decoded.ok()) out.push_back(*decoded);
-                            return true;
-                          });
+  Status s =
+      journal.Scan(journal.FirstSequence(), journal.LastSequence(), [&](const journal::Record& r) {
+        auto decoded = schema::DecodeRecord(r.seq, r.payload);
+        EXPECT_TRUE(decoded.ok()) << decoded.status();
+        if (decoded.ok()) out.push_back(*decoded);
+        return true;
+      });
   EXPECT_TRUE(s.ok()) << s;
   return out;
 }
@@ -246,8 +245,8 @@ TEST_F(JournalInspectTest, RecordJsonCarriesEveryField) {
   EXPECT_EQ(json["effects"], Json::array({"RuntimeBound"}));
   EXPECT_EQ(json["state_digest"].get<std::string>().size(), 16u);
   EXPECT_EQ(json["time"], FormatTime(json["wall_time_us"].get<int64_t>()));
-  EXPECT_THAT(EntryLine(got[0], {}), AllOf(HasSubstr("PrepareBindings{"), HasSubstr("rt-1"),
-                                           HasSubstr("RuntimeBound")));
+  EXPECT_THAT(EntryLine(got[0], {}),
+              AllOf(HasSubstr("PrepareBindings{"), HasSubstr("rt-1"), HasSubstr("RuntimeBound")));
   EXPECT_EQ(EntryLine(got[0], {}).find('\x1b'), std::string::npos);
   EXPECT_NE(EntryLine(got[0], {.color = true}).find('\x1b'), std::string::npos);
 }
@@ -400,9 +399,10 @@ class VerifyDamageTest : public JournalInspectTest {
       record.session_seq = s1.session_seq + 1 + i;
       record.incarnation = s1.incarnation;
       record.wall_time_us = SteppingClock::kStartUs;
-      record.payload =
-          schema::TransitionRecord{machine::RegisterSession{"s1"}, "RegisterSessionIdempotent",
-                                   {}, machine::Digest(s1.state) ^ digest_xors[i]};
+      record.payload = schema::TransitionRecord{machine::RegisterSession{"s1"},
+                                                "RegisterSessionIdempotent",
+                                                {},
+                                                machine::Digest(s1.state) ^ digest_xors[i]};
       journal::Batch batch;
       batch.records.push_back({"s1", schema::EncodeRecord(record)});
       auto seq = engine_.writer().Append(std::move(batch));
@@ -546,8 +546,8 @@ TEST_F(JournalInspectTest, FollowSeesRecordsALiveWriterAppends) {
                    std::string(machine::Name(machine::KindOf(
                        std::get<schema::TransitionRecord>(e.envelope->payload).input))));
   }
-  EXPECT_THAT(what, ElementsAre("live-2:Initialize", "live-2:RegisterSession",
-                                "live-3:Initialize", "live-3:RegisterSession"));
+  EXPECT_THAT(what, ElementsAre("live-2:Initialize", "live-2:RegisterSession", "live-3:Initialize",
+                                "live-3:RegisterSession"));
   EXPECT_GT(seen.front().seq, start);
 }
 
@@ -556,8 +556,7 @@ TEST_F(JournalInspectTest, FollowStopsWhenAsked) {
   int polls = 0;
   auto last = Follow(
       *follower, {}, follower->LastSequence(), 0, [&] { return ++polls > 3; },
-      [](const Entry&) { ADD_FAILURE() << "nothing was appended"; },
-      std::chrono::milliseconds(5));
+      [](const Entry&) { ADD_FAILURE() << "nothing was appended"; }, std::chrono::milliseconds(5));
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(*last, follower->LastSequence());
 }

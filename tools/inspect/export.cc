@@ -117,9 +117,9 @@ Result<ExportSummary> Export(const journal::Journal& journal, const ExportOption
             return false;
           }
           if (!IsUtf8(record.stream)) {
-            written = InvalidArgumentError(fmt::format(
-                "record {}: stream {} is not UTF-8 and cannot be exported", record.seq,
-                Hex(record.stream)));
+            written = InvalidArgumentError(
+                fmt::format("record {}: stream {} is not UTF-8 and cannot be exported", record.seq,
+                            Hex(record.stream)));
             return false;
           }
           written = WriteLine(out, Json{{"type", "record"},
@@ -143,8 +143,8 @@ Result<ExportSummary> Export(const journal::Journal& journal, const ExportOption
     std::vector<journal::Damage> damaged;
     BURROW_ASSIGN_OR_RETURN(auto snapshots, journal.Snapshots(stream, &damaged));
     if (!damaged.empty()) {
-      return DataLossError(fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq,
-                                       damaged[0].what));
+      return DataLossError(
+          fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq, damaged[0].what));
     }
     for (auto it = snapshots.rbegin(); it != snapshots.rend(); ++it) {
       if (!options.whole() && (it->covered_seq + 1 < first || it->covered_seq > last)) continue;
@@ -164,13 +164,12 @@ Result<ExportSummary> Export(const journal::Journal& journal, const ExportOption
   }
 
   if (options.whole()) {
-    BURROW_RETURN_IF_ERROR(
-        journal.ScanState("", [&](std::string_view key, std::string_view value) {
-          written = WriteLine(
-              out, Json{{"type", "state"}, {"key_hex", Hex(key)}, {"value_hex", Hex(value)}});
-          ++summary.state_entries;
-          return written.ok();
-        }));
+    BURROW_RETURN_IF_ERROR(journal.ScanState("", [&](std::string_view key, std::string_view value) {
+      written =
+          WriteLine(out, Json{{"type", "state"}, {"key_hex", Hex(key)}, {"value_hex", Hex(value)}});
+      ++summary.state_entries;
+      return written.ok();
+    }));
     BURROW_RETURN_IF_ERROR(written);
   }
   BURROW_RETURN_IF_ERROR(WriteLine(out, Json{{"type", "end"},
@@ -214,7 +213,8 @@ class Importer {
 
   Result<std::string> String(const Json& json, const char* name) const {
     auto it = json.find(name);
-    if (it == json.end() || !it->is_string()) return Bad(fmt::format("\"{}\" must be a string", name));
+    if (it == json.end() || !it->is_string())
+      return Bad(fmt::format("\"{}\" must be a string", name));
     return it->get<std::string>();
   }
   Result<uint64_t> Number(const Json& json, const char* name) const {
@@ -255,7 +255,8 @@ class Importer {
     }
     BURROW_ASSIGN_OR_RETURN(first_seq_, Number(json, "first_seq"));
     BURROW_ASSIGN_OR_RETURN(last_seq_, Number(json, "last_seq"));
-    if (first_seq_ == 0 || last_seq_ + 1 < first_seq_) return Bad("first_seq/last_seq out of order");
+    if (first_seq_ == 0 || last_seq_ + 1 < first_seq_)
+      return Bad("first_seq/last_seq out of order");
     header_ = true;
     // The journal starts at first_seq: sequences below it are consumed and truncated, exactly
     // as in a journal that was truncated (sequences are never reused, so this is the only way).
@@ -294,7 +295,8 @@ class Importer {
       return Bad(fmt::format("the payload names session '{}', the line stream '{}'",
                              decoded->session_id, stream));
     }
-    if (auto it = json.find("record"); it != json.end() && Dump(*it) != Dump(RecordJson(*decoded))) {
+    if (auto it = json.find("record");
+        it != json.end() && Dump(*it) != Dump(RecordJson(*decoded))) {
       return Bad(
           "\"record\" disagrees with \"payload_hex\" (the payload is what is imported; edit "
           "neither by hand, or drop \"record\")");

@@ -73,7 +73,7 @@ std::string FormatTime(int64_t unix_us);
 Result<int64_t> ParseTime(std::string_view text);
 
 // Case-insensitive; returns the canonical spelling. Errors: InvalidArgument listing the kinds.
-Result<std::string> ParseRecordKind(std::string_view text);   // "Transition", "InboxAppended", ...
+Result<std::string> ParseRecordKind(std::string_view text);  // "Transition", "InboxAppended", ...
 Result<machine::InputKind> ParseInputKind(std::string_view text);  // "RegisterSession", ...
 
 // Every field of a record as JSON (shapes in docs/JOURNAL.md): seq, time, wall_time_us,
@@ -102,8 +102,8 @@ std::string Dump(const Json& json);
 
 struct Filter {
   std::vector<std::string> sessions;
-  std::vector<std::string> kinds;           // canonical record kinds (ParseRecordKind)
-  std::vector<machine::InputKind> inputs;   // input kinds of transition records
+  std::vector<std::string> kinds;          // canonical record kinds (ParseRecordKind)
+  std::vector<machine::InputKind> inputs;  // input kinds of transition records
   uint64_t from_seq = 0;
   uint64_t to_seq = kMaxSeq;
   std::optional<int64_t> since_us;  // wall_time_us >= since
@@ -143,7 +143,7 @@ Result<uint64_t> Follow(journal::Journal& journal, const Filter& filter, uint64_
 
 struct SessionRow {
   std::string session;
-  bool live = false;  // false: unregistered (only its records remain)
+  bool live = false;         // false: unregistered (only its records remain)
   host::SessionImage image;  // valid when live
   uint64_t records = 0;      // records of the session the journal still holds
   uint64_t last_seq = 0;     // newest of them (or the snapshot's covered_seq)

@@ -53,7 +53,7 @@ std::string_view KindColor(std::string_view kind) {
   if (kind == "InboxAppended") return "\x1b[33m";     // yellow
   if (kind == "MessageDelivered") return "\x1b[32m";  // green
   if (kind == "RecoveryMarker") return "\x1b[35m";    // magenta
-  return "\x1b[34m";                                   // blue: drain tasks
+  return "\x1b[34m";                                  // blue: drain tasks
 }
 
 std::string Paint(std::string_view text, std::string_view color, const TextStyle& style) {
@@ -94,8 +94,7 @@ std::string Detail(const schema::RecordEnvelope& record, const TextStyle& style)
           return fmt::format("{}{} via {}{}  digest {}",
                              Paint(input["kind"].get<std::string>(), kBold, style),
                              args.empty() ? "" : "{" + args + "}", p.transition,
-                             effects.empty() ? "" : " -> " + effects,
-                             DigestHex(p.state_digest));
+                             effects.empty() ? "" : " -> " + effects, DigestHex(p.state_digest));
         } else if constexpr (std::is_same_v<P, schema::InboxAppended>) {
           return fmt::format("inbox[{}] message {} from {} body {}", p.inbox_index,
                              Quote(p.message_id, 256), Quote(p.from, 256), Quote(p.body, 48));
@@ -112,8 +111,8 @@ std::string Detail(const schema::RecordEnvelope& record, const TextStyle& style)
           return fmt::format(
               "recovered {} sessions, replayed {} records, respawned {} drains, finished {} "
               "unregisters in {:.1f} ms",
-              p.sessions_rebuilt, p.records_replayed, p.drains_respawned,
-              p.unregisters_finished, p.duration_us / 1000.0);
+              p.sessions_rebuilt, p.records_replayed, p.drains_respawned, p.unregisters_finished,
+              p.duration_us / 1000.0);
         }
       },
       record.payload);
@@ -185,8 +184,8 @@ std::string FormatTime(int64_t unix_us) {
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
 }
 
 Result<int64_t> ParseTime(std::string_view text) {
@@ -227,8 +226,8 @@ Result<int64_t> ParseTime(std::string_view text) {
     return bad();
   }
   if (pos < text.size()) {
-    if (!expect("Tt ") || !number(2, hour) || !expect(":") || !number(2, minute) ||
-        !expect(":") || !number(2, second)) {
+    if (!expect("Tt ") || !number(2, hour) || !expect(":") || !number(2, minute) || !expect(":") ||
+        !number(2, second)) {
       return bad();
     }
     if (pos < text.size() && text[pos] == '.') {
@@ -273,10 +272,10 @@ Result<std::string> ParseRecordKind(std::string_view text) {
   for (std::string_view kind : kRecordKinds) {
     if (EqualsIgnoreCase(kind, text)) return std::string(kind);
   }
-  return InvalidArgumentError(fmt::format(
-      "unknown record kind '{}' (kinds: Transition, InboxAppended, MessageDelivered, "
-      "DrainTaskStarted, DrainTaskEnded, RecoveryMarker)",
-      text));
+  return InvalidArgumentError(
+      fmt::format("unknown record kind '{}' (kinds: Transition, InboxAppended, MessageDelivered, "
+                  "DrainTaskStarted, DrainTaskEnded, RecoveryMarker)",
+                  text));
 }
 
 Result<machine::InputKind> ParseInputKind(std::string_view text) {
@@ -436,8 +435,7 @@ std::string EntryLine(const Entry& entry, const TextStyle& style) {
   return fmt::format("{:>8}  {}  {:<12} {:>5}  {}  {}", r.seq,
                      Paint(FormatTime(r.wall_time_us), kDim, style), session,
                      r.session_id.empty() ? "-" : std::to_string(r.session_seq),
-                     Paint(fmt::format("{:<16}", kind), KindColor(kind), style),
-                     Detail(r, style));
+                     Paint(fmt::format("{:<16}", kind), KindColor(kind), style), Detail(r, style));
 }
 
 std::string EntryHex(const Entry& entry) {

@@ -16,9 +16,8 @@ bool Filter::HasContentCriteria() const {
 
 bool Matches(const Filter& filter, const schema::RecordEnvelope& record) {
   if (record.seq < filter.from_seq || record.seq > filter.to_seq) return false;
-  if (!filter.sessions.empty() &&
-      std::find(filter.sessions.begin(), filter.sessions.end(), record.session_id) ==
-          filter.sessions.end()) {
+  if (!filter.sessions.empty() && std::find(filter.sessions.begin(), filter.sessions.end(),
+                                            record.session_id) == filter.sessions.end()) {
     return false;
   }
   if (!filter.kinds.empty() &&
@@ -29,8 +28,8 @@ bool Matches(const Filter& filter, const schema::RecordEnvelope& record) {
   if (!filter.inputs.empty()) {
     auto* transition = std::get_if<schema::TransitionRecord>(&record.payload);
     if (transition == nullptr ||
-        std::find(filter.inputs.begin(), filter.inputs.end(),
-                  machine::KindOf(transition->input)) == filter.inputs.end()) {
+        std::find(filter.inputs.begin(), filter.inputs.end(), machine::KindOf(transition->input)) ==
+            filter.inputs.end()) {
       return false;
     }
   }

@@ -42,8 +42,8 @@ Result<SessionState> StateAt(const journal::Journal& journal, std::string_view s
   const uint64_t last = journal.LastSequence();
   const uint64_t at_seq = at.value_or(last);
   if (at_seq > last || at_seq + 1 < first || (at && at_seq == 0)) {
-    return NotFoundError(fmt::format("record {} is not in the journal (it holds {}..{})",
-                                     at_seq, first, last));
+    return NotFoundError(
+        fmt::format("record {} is not in the journal (it holds {}..{})", at_seq, first, last));
   }
   auto rebuilt = recovery::Rebuild(journal, at_seq);
   if (!rebuilt.ok()) {
@@ -96,32 +96,31 @@ Json SessionStateJson(const SessionState& state) {
 }
 
 std::string SessionStateText(const SessionState& state) {
-  std::string out = fmt::format("session {} right after record {}\n", Dump(Json(state.session)),
-                                state.at_seq);
+  std::string out =
+      fmt::format("session {} right after record {}\n", Dump(Json(state.session)), state.at_seq);
   const auto line = [&](std::string_view name, const std::string& value) {
     out += fmt::format("  {:<32} {}\n", name, value);
   };
   Json fields = StateJson(state.image.state);
   for (auto it = fields.begin(); it != fields.end(); ++it) {
-    line(it.key(), it.value().is_null() ? "-"
+    line(it.key(), it.value().is_null()     ? "-"
                    : it.value().is_string() ? it.value().get<std::string>()
                                             : Dump(it.value()));
   }
-  line("state digest",
-       fmt::format("{:016x}{}", state.digest,
-                   !state.recorded_digest ? ""
-                   : *state.recorded_digest == state.digest
-                       ? fmt::format(" (record {} records the same)", state.at_seq)
-                       : fmt::format(" (MISMATCH: record {} records {:016x})", state.at_seq,
-                                     *state.recorded_digest)));
-  line("last record of the session", fmt::format("{} (per-session {})", state.image.last_seq,
-                                                 state.image.session_seq));
+  line("state digest", fmt::format("{:016x}{}", state.digest,
+                                   !state.recorded_digest ? ""
+                                   : *state.recorded_digest == state.digest
+                                       ? fmt::format(" (record {} records the same)", state.at_seq)
+                                       : fmt::format(" (MISMATCH: record {} records {:016x})",
+                                                     state.at_seq, *state.recorded_digest)));
+  line("last record of the session",
+       fmt::format("{} (per-session {})", state.image.last_seq, state.image.session_seq));
   line("drain task incarnation", std::to_string(state.image.incarnation));
   line("inbox messages", std::to_string(state.image.inbox_count));
   line("delivered messages", std::to_string(state.image.delivered_count));
-  line("rebuilt from snapshot",
-       state.snapshot_seq ? fmt::format("covering up to {}", *state.snapshot_seq)
-                          : std::string("none (records only)"));
+  line("rebuilt from snapshot", state.snapshot_seq
+                                    ? fmt::format("covering up to {}", *state.snapshot_seq)
+                                    : std::string("none (records only)"));
   return out;
 }
 

@@ -13,8 +13,8 @@ Result<Stats> ComputeStats(const journal::Journal& journal) {
   stats.first_seq = journal.FirstSequence();
   stats.last_seq = journal.LastSequence();
   std::set<std::string> sessions;
-  BURROW_RETURN_IF_ERROR(journal.ScanStored(
-      stats.first_seq, stats.last_seq, [&](const journal::StoredRecord& stored) {
+  BURROW_RETURN_IF_ERROR(
+      journal.ScanStored(stats.first_seq, stats.last_seq, [&](const journal::StoredRecord& stored) {
         const uint64_t bytes = stored.key.size() + stored.value.size();
         stats.total.records += 1;
         stats.total.bytes += bytes;
@@ -100,10 +100,9 @@ std::string StatsText(const Stats& s) {
   std::string out;
   out += fmt::format("records        {} ({} bytes), sequences {}..{}\n", s.total.records,
                      s.total.bytes, s.first_seq, s.last_seq);
-  out += fmt::format("truncation     {}\n", s.first_seq > 1
-                                                 ? fmt::format("records below {} truncated",
-                                                               s.first_seq)
-                                                 : std::string("none (the journal starts at 1)"));
+  out += fmt::format("truncation     {}\n",
+                     s.first_seq > 1 ? fmt::format("records below {} truncated", s.first_seq)
+                                     : std::string("none (the journal starts at 1)"));
   if (s.damaged != 0) {
     out += fmt::format("damaged        {} records (run `burrow journal verify`)\n", s.damaged);
   }

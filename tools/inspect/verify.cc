@@ -81,8 +81,8 @@ class Verifier {
             Add(0, fmt::format("malformed record key {} ({})", Hex(stored.key), stored.damage));
             return true;
           }
-          if (stored.seq > expected) ReportGap(expected, stored.seq, "found " +
-                                                                    std::to_string(stored.seq));
+          if (stored.seq > expected)
+            ReportGap(expected, stored.seq, "found " + std::to_string(stored.seq));
           expected = std::max(expected, stored.seq + 1);
           Check(ToEntry(stored));
           return true;
@@ -102,8 +102,8 @@ class Verifier {
   void ReportGap(uint64_t expected, uint64_t found, const std::string& found_what) {
     damage_seen_ = true;
     if (found == expected + 1) {
-      Add(expected, fmt::format("record {} is missing (gap: expected {}, {})", expected,
-                                expected, found_what));
+      Add(expected, fmt::format("record {} is missing (gap: expected {}, {})", expected, expected,
+                                found_what));
     } else {
       Add(expected, fmt::format("records {}..{} are missing (gap: expected {}, {})", expected,
                                 found - 1, expected, found_what));
@@ -122,8 +122,8 @@ class Verifier {
                               journal_.Snapshots(stream, &damaged));
       for (const journal::Damage& d : damaged) {
         ++report_.snapshots_checked;
-        Add(0, fmt::format("snapshot of session '{}' at {} (key {}): {}", stream, d.seq,
-                           d.key_hex, d.what));
+        Add(0, fmt::format("snapshot of session '{}' at {} (key {}): {}", stream, d.seq, d.key_hex,
+                           d.what));
       }
       std::vector<SnapshotInfo>& infos = snapshots_[stream];
       for (const journal::Snapshot& snapshot : snapshots) {
@@ -154,8 +154,8 @@ class Verifier {
   void Check(const Entry& entry) {
     if (!entry.envelope) {
       damage_seen_ = true;
-      Add(entry.seq, fmt::format("record {} (key {}): {}", entry.seq, Hex(entry.key),
-                                 entry.damage));
+      Add(entry.seq,
+          fmt::format("record {} (key {}): {}", entry.seq, Hex(entry.key), entry.damage));
       return;
     }
     const schema::RecordEnvelope& record = *entry.envelope;
@@ -264,8 +264,8 @@ class Verifier {
         if (indexed.status().code() == StatusCode::kUnavailable) return indexed.status();
         // A damaged record is already reported; the index names it, rightly.
         if (!damage_seen_) {
-          Add(0, fmt::format("stream index of session '{}': {}", session,
-                             indexed.status().message()));
+          Add(0,
+              fmt::format("stream index of session '{}': {}", session, indexed.status().message()));
         }
         continue;
       }
