@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "journal/format.h"
 #include "tests/tools/journal_inspect_test_util.h"
 
 #ifndef BURROW_BINARY
@@ -92,6 +93,20 @@ TEST_F(JournalCommandTest, VerifyExitsZeroOnAHealthyJournalAndOneNamingDamage) {
   Outcome show = Journal("show --data " + engine_.dir());
   EXPECT_EQ(show.exit_code, 1);
   EXPECT_THAT(show.out, HasSubstr("DAMAGED: checksum mismatch"));
+}
+
+TEST_F(JournalCommandTest, VerifyReportsAnUnknownFormatVersionAsAProblem) {
+  {
+    journal::testing::RawDb raw(engine_.dir());
+    const std::string body("\x02\0\0\0", 4);
+    raw.Put("meta", "format_version", journal::format::EncodeFramedValue("format_version", body));
+  }
+  Outcome verify = Journal("verify --data " + engine_.dir());
+  EXPECT_EQ(verify.exit_code, 1) << verify.out << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("unknown format version 2"));
+  Outcome show = Journal("show --data " + engine_.dir());
+  EXPECT_EQ(show.exit_code, 2);
+  EXPECT_THAT(show.err, HasSubstr("unknown format version 2"));
 }
 
 TEST_F(JournalCommandTest, AMissingOrForeignDirectoryIsAClearErrorAndIsNotCreated) {

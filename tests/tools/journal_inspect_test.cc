@@ -493,6 +493,36 @@ TEST_F(VerifyDamageTest, EveryProblemIsReportedNotOnlyTheFirst) {
   EXPECT_TRUE(HasProblem(report, wrong_digest, "state digest mismatch")) << text;
 }
 
+TEST_F(VerifyDamageTest, ADamagedSnapshotIsNamed) {
+  ASSERT_TRUE(engine_.host().Checkpoint().ok());
+  engine_.Stop();
+  std::string key;
+  {
+    journal::testing::RawDb raw(engine_.dir());
+    key = raw.Keys("snapshots").at(0);
+    std::string value = raw.Get("snapshots", key);
+    value[value.size() / 2] ^= 0x08;
+    raw.Put("snapshots", key, value);
+  }
+  VerifyReport report = VerifyNow();
+  ASSERT_EQ(report.problems.size(), 1u) << ReportText(report);
+  EXPECT_THAT(report.problems[0].what,
+              AllOf(HasSubstr("snapshot of session 's1'"), HasSubstr("checksum mismatch")));
+}
+
+TEST_F(VerifyDamageTest, ARecordMissingFromTheStreamIndexIsNamed) {
+  const uint64_t seq = SeqOf("s2", 4);
+  engine_.Stop();
+  {
+    journal::testing::RawDb raw(engine_.dir());
+    std::string key = std::string("\0\x02s2", 4) + RecordKey(seq);
+    raw.Delete("streams", key);
+  }
+  VerifyReport report = VerifyNow();
+  ASSERT_EQ(report.problems.size(), 1u) << ReportText(report);
+  EXPECT_TRUE(HasProblem(report, seq, "missing from the stream index")) << ReportText(report);
+}
+
 TEST_F(VerifyDamageTest, ShowMarksADamagedRecordInPlaceAndGoesOn) {
   const uint64_t seq = SeqOf("s2", 1);
   engine_.Stop();
