@@ -400,7 +400,7 @@ TEST_F(RpcTest, SubscriptionDeliversMessagesAndStateChangesInOrder) {
   EXPECT_EQ(recorder.states().back().drain_phase, machine::DrainPhase::kRunning);
   EXPECT_EQ(recorder.states().back().ingress_transport_id, "t1");
 
-  remote->Unsubscribe(*subscription);
+  remote->Unsubscribe(subscription.value());
   const size_t seen = recorder.states().size();
   ASSERT_TRUE(remote->StartRun("s1", "r1").ok());
   ASSERT_TRUE(remote->Inspect("s1").ok());
