@@ -208,12 +208,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   options.producers = flags.clients;
   options.duration = std::chrono::duration<double>(flags.seconds);
   options.parent_dir = parent;
-  const bench::WorkloadSpec rpc{"rpc", [&] {
-                                  return std::make_unique<HostWorkload>(flags.sessions, true);
-                                }};
-  const bench::WorkloadSpec embedded{"embedded", [&] {
-                                       return std::make_unique<HostWorkload>(flags.sessions, false);
-                                     }};
+  const bench::WorkloadSpec rpc{
+      "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true); }};
+  const bench::WorkloadSpec embedded{
+      "embedded", [&] { return std::make_unique<HostWorkload>(flags.sessions, false); }};
   std::vector<bench::RunFigures> rpc_runs, embedded_runs, fsync_runs;
   for (int round = 1; round <= flags.runs; ++round) {
     // Interleaved, so the machine's drift reaches every mode alike.
@@ -242,10 +240,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   std::vector<std::vector<std::string>> rows = {
       {"mode", "clients", "commands/s", "p50 µs", "p99 µs", "p99 × fsync@1k p99"}};
   auto row = [&](const std::string& mode, int clients, const bench::RunFigures& f) {
-    rows.push_back({mode, std::to_string(clients), bench::FormatCount(f.records_per_s),
-                    bench::FormatMicros(f.p50_us), bench::FormatMicros(f.p99_us),
-                    bench::FormatRatio(fsync_median.p99_us > 0 ? f.p99_us / fsync_median.p99_us
-                                                               : 0)});
+    rows.push_back(
+        {mode, std::to_string(clients), bench::FormatCount(f.records_per_s),
+         bench::FormatMicros(f.p50_us), bench::FormatMicros(f.p99_us),
+         bench::FormatRatio(fsync_median.p99_us > 0 ? f.p99_us / fsync_median.p99_us : 0)});
   };
   row("rpc", flags.clients, rpc_median);
   row("embedded", flags.clients, embedded_median);

@@ -64,8 +64,8 @@ int RunServe(const ServeFlags& flags) {
 
   rpc::ServerOptions server_options;
   {
-    std::string listen = flags.listen.empty() ? "unix:" + flags.data_dir + "/burrow.sock"
-                                              : flags.listen;
+    std::string listen =
+        flags.listen.empty() ? "unix:" + flags.data_dir + "/burrow.sock" : flags.listen;
     Result<rpc::Address> address = rpc::ParseAddress(listen);
     if (!address.ok()) return Fail("--listen", address.status());
     server_options.listen = *address;
@@ -128,10 +128,9 @@ int RunServe(const ServeFlags& flags) {
     return Fail("cannot serve", server.status());
   }
   logger->info("burrow serve: listening on {}{}", (*server)->address().ToString(),
-               (*server)->metrics_address()
-                   ? fmt::format(", metrics on http://{}/metrics",
-                                 (*server)->metrics_address()->ToString())
-                   : std::string());
+               (*server)->metrics_address() ? fmt::format(", metrics on http://{}/metrics",
+                                                          (*server)->metrics_address()->ToString())
+                                            : std::string());
 
   int received = 0;
   while (sigwait(&signals, &received) != 0) {

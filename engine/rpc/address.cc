@@ -30,8 +30,8 @@ Result<Address> ParseAddress(std::string_view text) {
     if (address.path.empty()) return InvalidArgumentError("unix: address without a path");
     // sockaddr_un's sun_path holds 108 bytes including the terminating NUL.
     if (address.path.size() > 107) {
-      return InvalidArgumentError(
-          fmt::format("unix socket path of {} bytes exceeds the limit of 107", address.path.size()));
+      return InvalidArgumentError(fmt::format(
+          "unix socket path of {} bytes exceeds the limit of 107", address.path.size()));
     }
     return address;
   }
@@ -48,8 +48,7 @@ Result<Address> ParseAddress(std::string_view text) {
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return InvalidArgumentError(
-          fmt::format("'{}' is neither unix:PATH nor HOST:PORT", text));
+      return InvalidArgumentError(fmt::format("'{}' is neither unix:PATH nor HOST:PORT", text));
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
@@ -69,8 +68,9 @@ Result<Address> ParseAddress(std::string_view text) {
 
 Result<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return UnavailableError(fmt::format("cannot read token file {}: {}", path,
-                                               std::strerror(errno)));
+  if (!in)
+    return UnavailableError(
+        fmt::format("cannot read token file {}: {}", path, std::strerror(errno)));
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string token = buffer.str();

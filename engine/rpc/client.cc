@@ -69,7 +69,8 @@ class RemoteHostImpl final : public RemoteHost {
         options_(std::move(options)),
         log_(options_.logger ? options_.logger
                              : std::make_shared<spdlog::logger>(
-                                   "burrow.rpc", std::make_shared<spdlog::sinks::null_sink_mt>())) {}
+                                   "burrow.rpc", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+  }
 
   ~RemoteHostImpl() noexcept override { Shutdown(); }
 
@@ -121,13 +122,13 @@ class RemoteHostImpl final : public RemoteHost {
     });
   }
 
-#define BURROW_SIMPLE_CALL(Method, request_name)                                        \
-  host::Reply<host::Done> Method(std::string_view session) override {                  \
-    return Call<host::Done>([&](wire::RuntimeHost::Client& h) {                         \
-      auto request = h.request_name();                                                  \
-      request.setSession(Text(session));                                                \
-      return request.send().then([](auto r) { return DoneFrom(r.getResult()); });       \
-    });                                                                                 \
+#define BURROW_SIMPLE_CALL(Method, request_name)                                  \
+  host::Reply<host::Done> Method(std::string_view session) override {             \
+    return Call<host::Done>([&](wire::RuntimeHost::Client& h) {                   \
+      auto request = h.request_name();                                            \
+      request.setSession(Text(session));                                          \
+      return request.send().then([](auto r) { return DoneFrom(r.getResult()); }); \
+    });                                                                           \
   }
   BURROW_SIMPLE_CALL(EnsureExecutor, ensureExecutorRequest)
   BURROW_SIMPLE_CALL(Retire, retireRequest)
@@ -305,10 +306,11 @@ class RemoteHostImpl final : public RemoteHost {
   }
 
   void Unsubscribe(uint64_t subscription) override {
-    auto ignored = Call<host::Done>([&](wire::RuntimeHost::Client&) -> kj::Promise<host::Reply<host::Done>> {
-      subscriptions_.erase(subscription);
-      return host::Reply<host::Done>(host::Done{});
-    });
+    auto ignored =
+        Call<host::Done>([&](wire::RuntimeHost::Client&) -> kj::Promise<host::Reply<host::Done>> {
+          subscriptions_.erase(subscription);
+          return host::Reply<host::Done>(host::Done{});
+        });
     (void)ignored;
   }
 
@@ -325,13 +327,15 @@ class RemoteHostImpl final : public RemoteHost {
     if (closed_) return Unavailable("the connection to " + address_.ToString() + " is closed");
     try {
       return executor_->executeSync([&]() -> kj::Promise<host::Reply<T>> {
-        KJ_IF_MAYBE(h, host_) { return make(*h); }
-        return host::Reply<T>(Unavailable("the connection to " + address_.ToString() +
-                                          " is closed"));
+        KJ_IF_MAYBE (h, host_) {
+          return make(*h);
+        }
+        return host::Reply<T>(
+            Unavailable("the connection to " + address_.ToString() + " is closed"));
       });
     } catch (const kj::Exception& e) {
-      return Unavailable(fmt::format("RPC to {} failed: {}", address_.ToString(),
-                                     e.getDescription().cStr()));
+      return Unavailable(
+          fmt::format("RPC to {} failed: {}", address_.ToString(), e.getDescription().cStr()));
     }
   }
 
@@ -382,9 +386,9 @@ void RemoteHostImpl::Loop(std::promise<Status>& ready) {
     auto response = timer.timeoutAfter(timeout, request.send()).wait(io.waitScope);
     host_ = response.getHost();
   });
-  KJ_IF_MAYBE(e, failure) {
-    ready.set_value(UnavailableError(fmt::format("cannot connect to {}: {}", address_.ToString(),
-                                                 e->getDescription().cStr())));
+  KJ_IF_MAYBE (e, failure) {
+    ready.set_value(UnavailableError(
+        fmt::format("cannot connect to {}: {}", address_.ToString(), e->getDescription().cStr())));
     return;
   }
   auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();

@@ -17,7 +17,9 @@ inline std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(
 inline std::string Str(capnp::Data::Reader data) {
   return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
 }
-inline capnp::Text::Reader Text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+inline capnp::Text::Reader Text(std::string_view s) {
+  return capnp::Text::Reader(s.data(), s.size());
+}
 inline capnp::Data::Reader Data(std::string_view s) {
   return capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(s.data()), s.size());
 }

@@ -13,24 +13,40 @@ namespace burrow::rpc {
 namespace {
 
 // Every command the service answers (schema/host.capnp), as the eval protocol spells it.
-constexpr std::array<std::string_view, 25> kCommands = {
-    "register",       "attach_runtime",       "ensure_executor",   "start_run",
-    "finish_run",     "retire",               "reset",             "stop_runtime",
-    "runtime_exited", "destroy",              "unregister",        "set_peer_ingress",
-    "notify_drain_exited", "abort",           "abort_all",         "wait",
-    "post",           "delivered",            "await_delivered",   "inspect",
-    "sessions",       "subscribe",            "fail_next_inbox_read", "fail_next_appends",
-    "other"};
+constexpr std::array<std::string_view, 25> kCommands = {"register",
+                                                        "attach_runtime",
+                                                        "ensure_executor",
+                                                        "start_run",
+                                                        "finish_run",
+                                                        "retire",
+                                                        "reset",
+                                                        "stop_runtime",
+                                                        "runtime_exited",
+                                                        "destroy",
+                                                        "unregister",
+                                                        "set_peer_ingress",
+                                                        "notify_drain_exited",
+                                                        "abort",
+                                                        "abort_all",
+                                                        "wait",
+                                                        "post",
+                                                        "delivered",
+                                                        "await_delivered",
+                                                        "inspect",
+                                                        "sessions",
+                                                        "subscribe",
+                                                        "fail_next_inbox_read",
+                                                        "fail_next_appends",
+                                                        "other"};
 constexpr std::array<std::string_view, 7> kResults = {
-    "ok", "NotReady", "Destroyed", "ValidationFailed", "InvalidArgument", "Unavailable",
-    "Internal"};
+    "ok",          "NotReady", "Destroyed", "ValidationFailed", "InvalidArgument",
+    "Unavailable", "Internal"};
 
 // Upper bounds of the histogram buckets (+Inf is implicit).
-constexpr std::array<double, 12> kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024,
-                                                  4096};
-constexpr std::array<double, 14> kFsyncBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                                  0.0025,  0.005,  0.01,    0.025,  0.05,
-                                                  0.1,     0.25,   0.5,     1.0};
+constexpr std::array<double, 12> kBatchBuckets = {1,  2,   4,   8,   16,   32,
+                                                  64, 128, 256, 512, 1024, 4096};
+constexpr std::array<double, 14> kFsyncBuckets = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
 template <size_t N>
 struct Histogram {
@@ -113,15 +129,14 @@ std::string Metrics::Render() const {
     for (size_t r = 0; r < kResults.size(); ++r) {
       uint64_t n = state_->commands[c][r].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      out += fmt::format("burrow_commands_total{{command=\"{}\",result=\"{}\"}} {}\n",
-                         kCommands[c], kResults[r], n);
+      out += fmt::format("burrow_commands_total{{command=\"{}\",result=\"{}\"}} {}\n", kCommands[c],
+                         kResults[r], n);
     }
   }
   out += "# HELP burrow_journal_batch_records Records per journal group commit.\n";
   out += "# TYPE burrow_journal_batch_records histogram\n";
   state_->batch_records.Render(out, "burrow_journal_batch_records", kBatchBuckets);
-  out +=
-      "# HELP burrow_journal_fsync_seconds Duration of one group commit's write and fsync.\n";
+  out += "# HELP burrow_journal_fsync_seconds Duration of one group commit's write and fsync.\n";
   out += "# TYPE burrow_journal_fsync_seconds histogram\n";
   state_->write_seconds.Render(out, "burrow_journal_fsync_seconds", kFsyncBuckets);
   out += "# HELP burrow_journal_write_failures_total Group commits that failed.\n";

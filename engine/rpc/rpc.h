@@ -119,8 +119,8 @@ struct ServerOptions {
   bool allow_remote = false;
   // Where Prometheus text is served over HTTP (GET /metrics); none = no endpoint.
   std::optional<Address> metrics_listen;
-  Metrics* metrics = nullptr;   // non-owning; required when metrics_listen is set
-  EventHub* events = nullptr;   // non-owning; the host's observer; null = subscribe is refused
+  Metrics* metrics = nullptr;  // non-owning; required when metrics_listen is set
+  EventHub* events = nullptr;  // non-owning; the host's observer; null = subscribe is refused
   // Bounds: an incoming message larger than this is refused and its connection closed (post
   // bodies are at most host::kMaxBodyBytes).
   size_t max_message_bytes = 4 * 1024 * 1024;

@@ -164,9 +164,7 @@ struct EventHub::Impl {
   }
 };
 
-EventHub::EventHub(Metrics* metrics) : impl_(std::make_unique<Impl>()) {
-  impl_->metrics = metrics;
-}
+EventHub::EventHub(Metrics* metrics) : impl_(std::make_unique<Impl>()) { impl_->metrics = metrics; }
 EventHub::~EventHub() = default;
 
 void EventHub::Seed(host::Host& host) {
@@ -183,8 +181,8 @@ void EventHub::Seed(host::Host& host) {
 }
 
 void EventHub::StateChanged(std::string_view session, const machine::State& state) {
-  impl_->NoteDrain(session, state.session_id.has_value() &&
-                                state.drain_phase == machine::DrainPhase::kRunning);
+  impl_->NoteDrain(
+      session, state.session_id.has_value() && state.drain_phase == machine::DrainPhase::kRunning);
   impl_->Push(Event{std::string(session), state, {}});
 }
 
@@ -284,7 +282,6 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
     tasks_->add(timer_->afterDelay(kRefusedCloseDelay).then([this, id] { Drop(id); }));
   }
 
-  bool hooks_allowed() const { return true; }
   host::Host& host() { return host_; }
   spdlog::logger& log() { return *log_; }
   EventHub* events() { return options_.events; }
@@ -392,14 +389,14 @@ class RuntimeHostImpl final : public wire::RuntimeHost::Server {
  public:
   explicit RuntimeHostImpl(ServerImpl& server) : server_(server) {}
 
-#define BURROW_SIMPLE_COMMAND(method, Context, name, call)                                   \
-  kj::Promise<void> method(Context context) override {                                      \
-    std::string session = Str(context.getParams().getSession());                            \
-    return server_.Dispatch<host::Done>(                                                     \
-        name, false, [session](host::Host& h) { return h.call(session); },                  \
-        [context](const host::Reply<host::Done>& r) mutable {                               \
-          SetOutcome(context.getResults().initResult(), r);                                  \
-        });                                                                                  \
+#define BURROW_SIMPLE_COMMAND(method, Context, name, call)                 \
+  kj::Promise<void> method(Context context) override {                     \
+    std::string session = Str(context.getParams().getSession());           \
+    return server_.Dispatch<host::Done>(                                   \
+        name, false, [session](host::Host& h) { return h.call(session); }, \
+        [context](const host::Reply<host::Done>& r) mutable {              \
+          SetOutcome(context.getResults().initResult(), r);                \
+        });                                                                \
   }
 
   BURROW_SIMPLE_COMMAND(registerSession, RegisterSessionContext, "register", Register)
@@ -420,9 +417,8 @@ class RuntimeHostImpl final : public wire::RuntimeHost::Server {
     args.fence_token = p.getFenceToken();
     args.generation = FromWire(p.getGeneration());
     args.epoch_id = FromWire(p.getEpochId());
-    return Done("attach_runtime", context, [session, args](host::Host& h) {
-      return h.AttachRuntime(session, args);
-    });
+    return Done("attach_runtime", context,
+                [session, args](host::Host& h) { return h.AttachRuntime(session, args); });
   }
 
   kj::Promise<void> startRun(StartRunContext context) override {
@@ -528,7 +524,9 @@ class RuntimeHostImpl final : public wire::RuntimeHost::Server {
     auto timeout = std::chrono::milliseconds(p.getTimeoutMs());
     return server_.Dispatch<uint64_t>(
         "await_delivered", true,
-        [session, count, timeout](host::Host& h) { return h.AwaitDelivered(session, count, timeout); },
+        [session, count, timeout](host::Host& h) {
+          return h.AwaitDelivered(session, count, timeout);
+        },
         [context](const host::Reply<uint64_t>& r) mutable {
           auto out = context.getResults().initResult();
           if (r.ok()) {
@@ -708,13 +706,14 @@ Result<int> ListenUnix(const std::string& path) {
       chmod(path.c_str(), 0600) != 0 || listen(fd, SOMAXCONN) != 0) {
     int error = errno;
     close(fd);
-    return UnavailableError(fmt::format("cannot listen on unix:{}: {}", path, std::strerror(error)));
+    return UnavailableError(
+        fmt::format("cannot listen on unix:{}: {}", path, std::strerror(error)));
   }
   return fd;
 }
 
 Result<kj::Own<kj::ConnectionReceiver>> ServerImpl::Bind(kj::AsyncIoContext& io,
-                                                          const Address& address, Address& bound) {
+                                                         const Address& address, Address& bound) {
   bound = address;
   if (address.kind == Address::Kind::kUnix) {
     BURROW_ASSIGN_OR_RETURN(int fd, ListenUnix(address.path));
@@ -729,7 +728,7 @@ Result<kj::Own<kj::ConnectionReceiver>> ServerImpl::Bind(kj::AsyncIoContext& io,
     listener = parsed->listen();
     bound.port = static_cast<uint16_t>(listener->getPort());
   });
-  KJ_IF_MAYBE(e, failure) {
+  KJ_IF_MAYBE (e, failure) {
     return UnavailableError(
         fmt::format("cannot listen on {}: {}", address.ToString(), e->getDescription().cStr()));
   }
@@ -743,11 +742,11 @@ kj::Promise<void> ServerImpl::AcceptLoop(kj::ConnectionReceiver& listener) {
             Admit(kj::mv(stream));
             return kj::READY_NOW;
           },
-            [this](kj::Exception&& e) -> kj::Promise<void> {
-              // Out of file descriptors and the like: keep the listener, try again shortly.
-              log_->error("rpc: accept failed: {}", e.getDescription().cStr());
-              return timer_->afterDelay(100 * kj::MILLISECONDS);
-            })
+          [this](kj::Exception&& e) -> kj::Promise<void> {
+            // Out of file descriptors and the like: keep the listener, try again shortly.
+            log_->error("rpc: accept failed: {}", e.getDescription().cStr());
+            return timer_->afterDelay(100 * kj::MILLISECONDS);
+          })
       .then([this, &listener] { return AcceptLoop(listener); });
 }
 
@@ -762,9 +761,8 @@ void ServerImpl::Admit(kj::Own<kj::AsyncIoStream> stream) {
   connections_.emplace(id, kj::mv(connection));
   ++connection_count_;
   // A connection dropped by Drop() first breaks this promise; nothing more to do then.
-  tasks_->add(disconnected.then([this, id] { Drop(id); }, [this, id](kj::Exception&&) {
-    Drop(id);
-  }));
+  tasks_->add(
+      disconnected.then([this, id] { Drop(id); }, [this, id](kj::Exception&&) { Drop(id); }));
 }
 
 kj::Promise<void> ServerImpl::Pump() {
@@ -857,9 +855,10 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
     table = kj::heap<kj::HttpHeaderTable>();
     metrics_service = kj::heap<MetricsService>(*options_.metrics, *table);
     http = kj::heap<kj::HttpServer>(*timer_, *table, *metrics_service);
-    serving_metrics = http->listenHttp(*metrics_listener).eagerlyEvaluate([this](kj::Exception&& e) {
-      log_->error("metrics endpoint stopped: {}", e.getDescription().cStr());
-    });
+    serving_metrics =
+        http->listenHttp(*metrics_listener).eagerlyEvaluate([this](kj::Exception&& e) {
+          log_->error("metrics endpoint stopped: {}", e.getDescription().cStr());
+        });
   }
 
   auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
@@ -882,7 +881,8 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
   stopping_ = true;
   log_->info("stopping: {} connections, {} commands in flight", connection_count_.load(),
              commands_in_flight_.load());
-  WaitUntil(io.waitScope, [this] { return commands_in_flight_ == 0; }, options_.shutdown_grace);
+  WaitUntil(
+      io.waitScope, [this] { return commands_in_flight_ == 0; }, options_.shutdown_grace);
   if (commands_in_flight_ > 0) {
     log_->warn("{} commands still in flight after {} ms; shutting the host down anyway",
                commands_in_flight_.load(), options_.shutdown_grace.count());
@@ -895,7 +895,8 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
   });
   host_down.promise.wait(io.waitScope);
   shutdown.join();
-  WaitUntil(io.waitScope, [this] { return jobs_in_flight_ == 0; }, std::chrono::minutes(10));
+  WaitUntil(
+      io.waitScope, [this] { return jobs_in_flight_ == 0; }, std::chrono::minutes(10));
   // Let the last answers reach their connections.
   timer_->afterDelay(20 * kj::MILLISECONDS).wait(io.waitScope);
 
@@ -925,9 +926,9 @@ Result<std::unique_ptr<Server>> Server::Start(host::Host& host, ServerOptions op
       return InvalidArgumentError("a TCP listener requires a token (--token-file)");
     }
     if (!options.listen.IsLoopback() && !options.allow_remote) {
-      return InvalidArgumentError(fmt::format(
-          "{} is not a loopback address; pass --allow-remote to listen on it",
-          options.listen.ToString()));
+      return InvalidArgumentError(
+          fmt::format("{} is not a loopback address; pass --allow-remote to listen on it",
+                      options.listen.ToString()));
     }
   }
   if (options.token.has_value() && options.token->size() < kMinTokenBytes) {

@@ -205,11 +205,14 @@ TEST_F(RpcTest, EveryCommandAnswersOverTheSocketExactlyAsTheEmbeddedHost) {
   // The commands reached the served host: its metrics counted them by result.
   std::string metrics = served_->metrics().Render();
   EXPECT_NE(metrics.find(R"(burrow_commands_total{command="register",result="ok"})"),
-            std::string::npos) << metrics;
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find(R"(burrow_commands_total{command="start_run",result="NotReady"})"),
-            std::string::npos) << metrics;
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find(R"(burrow_commands_total{command="register",result="Unavailable"})"),
-            std::string::npos) << metrics;
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(RpcTest, UnixSocketIsOnlyForItsOwner) {
@@ -363,9 +366,8 @@ class Recorder : public host::Observer {
   }
   bool WaitFor(size_t messages, size_t states) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] {
-      return messages_.size() >= messages && states_.size() >= states;
-    });
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return messages_.size() >= messages && states_.size() >= states; });
   }
   std::vector<host::Message> messages() {
     std::lock_guard lock(mu_);
