@@ -259,6 +259,14 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   const bool met = ratio > 0 && ratio <= kTargetP99VsFsync;
   std::cout << fmt::format("\nTarget (issue 8): rpc p99 <= {}x the fsync p99 at 1,000/s: {} ({})\n",
                            kTargetP99VsFsync, bench::FormatRatio(ratio), met ? "met" : "NOT met");
+  const bool baseline_kept_pace = fsync_median.records_per_s >= 0.9 * kBaselineOpsPerSecond;
+  if (!baseline_kept_pace) {
+    std::cout << fmt::format(
+        "warning: fsync@1k reached only {} operations/s: each fdatasync took longer than 1 ms "
+        "(the machine's slow regime), so its p99 is not the p99 at 1,000/s and the ratio above "
+        "flatters rpc; rerun\n",
+        bench::FormatCount(fsync_median.records_per_s));
+  }
   if (flags.json) {
     json out = {{"bench", "rpc"},
                 {"command", command},
@@ -270,7 +278,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
                   FiguresJson("embedded", flags.clients, embedded_runs),
                   FiguresJson("fsync@1k", 1, fsync_runs)}},
                 {"target",
-                 {{"rpc_p99_vs_fsync_p99", ratio}, {"required", kTargetP99VsFsync}, {"met", met}}}};
+                 {{"rpc_p99_vs_fsync_p99", ratio},
+                  {"required", kTargetP99VsFsync},
+                  {"met", met},
+                  {"baseline_kept_pace", baseline_kept_pace}}}};
     std::cout << out.dump() << "\n";
   }
   return 0;
