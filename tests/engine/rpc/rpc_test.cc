@@ -2,9 +2,11 @@
 // real sockets by rpc::RemoteHost and by raw bytes.
 #include "engine/rpc/rpc.h"
 
+#include <arpa/inet.h>
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -466,6 +468,63 @@ TEST_F(RpcTest, AThousandConcurrentConnectionsAreServed) {
   EXPECT_EQ(served_->host().Sessions().size(), static_cast<size_t>(kClients));
   clients.clear();
   WaitForConnections(0);
+}
+
+// GET `path` from 127.0.0.1:`port` and return the whole response (headers and body).
+std::string HttpGet(uint16_t port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5'000) <= 0) break;
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+    // The server keeps the connection open: stop once Content-Length bytes of body are in.
+    const size_t end = response.find("\r\n\r\n");
+    const size_t length = response.find("Content-Length: ");
+    if (end != std::string::npos && length != std::string::npos &&
+        response.size() >= end + 4 + std::stoul(response.substr(length + 16))) {
+      break;
+    }
+  }
+  close(fd);
+  return response;
+}
+
+TEST_F(RpcTest, MetricsEndpointServesPrometheusText) {
+  Served metered(tmp_.Sub("metered"));
+  ServerOptions options;
+  options.listen = *ParseAddress("unix:" + tmp_.Sub("metered.sock"));
+  options.metrics_listen = *ParseAddress("127.0.0.1:0");
+  ASSERT_TRUE(metered.Serve(options).ok());
+  ASSERT_TRUE(metered.server().metrics_address().has_value());
+  const uint16_t port = metered.server().metrics_address()->port;
+  auto remote = RemoteHost::Connect(metered.server().address(), {});
+  ASSERT_TRUE(remote.ok());
+  ASSERT_TRUE((*remote)->Register("s1").ok());
+  ASSERT_TRUE((*remote)->SetPeerIngress("s1", {true, "t1", std::nullopt, {}}).ok());
+  EXPECT_EQ((*remote)->StartRun("nobody", "r").error().code, host::ErrorCode::kNotReady);
+
+  std::string response = HttpGet(port, "/metrics");
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_NE(response.find("text/plain; version=0.0.4"), std::string::npos) << response;
+  for (const char* line :
+       {R"(burrow_commands_total{command="register",result="ok"} 1)",
+        R"(burrow_commands_total{command="start_run",result="NotReady"} 1)",
+        "burrow_drains_running 1", "burrow_journal_batch_records_count",
+        "burrow_journal_fsync_seconds_bucket{le=\"+Inf\"}", "burrow_recovery_duration_seconds"}) {
+    EXPECT_NE(response.find(line), std::string::npos) << line << "\n" << response;
+  }
+  EXPECT_EQ(HttpGet(port, "/other").rfind("HTTP/1.1 404", 0), 0u);
 }
 
 TEST(AddressTest, ParsesEveryForm) {
