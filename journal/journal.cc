@@ -164,6 +164,7 @@ class RocksJournal final : public Journal {
       : dir_(std::move(dir)),
         mode_(options.mode),
         durability_(options.durability),
+        on_group_written_(options.on_group_written),
         log_(std::move(log)) {}
 
   ~RocksJournal() override { Close(); }
@@ -219,6 +220,7 @@ class RocksJournal final : public Journal {
   const std::string dir_;
   const OpenMode mode_;
   const Durability durability_;
+  const std::function<void(const GroupWritten&)> on_group_written_;
   std::shared_ptr<spdlog::logger> log_;
 
   rocksdb::DB* db_ = nullptr;
@@ -520,7 +522,12 @@ Status RocksJournal::WriteGroup(std::span<const Batch* const> group, uint64_t fi
     }
   }
 
+  const auto write_started = std::chrono::steady_clock::now();
   s = db_->Write(WriteOptions(), &wb);
+  if (on_group_written_) {
+    on_group_written_(GroupWritten{group.size(), static_cast<size_t>(seq - first_seq),
+                                   std::chrono::steady_clock::now() - write_started, s.ok()});
+  }
   if (!s.ok()) {
     std::string message = fmt::format(
         "journal {}: a write failed ({}); appends are refused until the journal is reopened", dir_,

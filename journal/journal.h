@@ -59,6 +59,15 @@ enum class OpenMode : uint8_t {
   kFollower,  // like kReadOnly, but CatchUp() sees what the live writer committed since
 };
 
+// One group commit as the writer wrote it, for metrics (`burrow serve --metrics-listen`).
+struct GroupWritten {
+  size_t batches = 0;  // Append calls the group merged
+  size_t records = 0;
+  // The RocksDB write of the group, including its fsync under Durability::kSync.
+  std::chrono::nanoseconds write_time{0};
+  bool ok = true;
+};
+
 struct Options {
   OpenMode mode = OpenMode::kWriter;
   Durability durability = Durability::kSync;
@@ -69,6 +78,9 @@ struct Options {
   rocksdb::Env* env = nullptr;
   // Creates the directory and a new journal when none exists (writer mode only).
   bool create_if_missing = true;
+  // Called by the writer after each group commit, on the committing thread, before any Append
+  // of the group returns; must be quick and must not call the Journal. Null = nobody observes.
+  std::function<void(const GroupWritten&)> on_group_written;
 };
 
 // A record as appended: `stream` groups records for ReadStream (may be empty: no stream, and

@@ -360,6 +360,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   bench->require_subcommand(1);
   AddBaselinesCommand(*bench, exit_code);
   AddJournalCommand(*bench, exit_code);
+  AddBenchRpcCommand(*bench, exit_code);
 }
 
 }  // namespace burrow::tools
