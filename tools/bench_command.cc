@@ -25,6 +25,7 @@
 #include "tools/bench/csv.h"
 #include "tools/bench/harness.h"
 #include "tools/bench/host_driver.h"
+#include "tools/bench/memory_bench.h"
 #include "tools/bench/recovery_bench.h"
 #include "tools/bench/stats.h"
 #include "tools/bench/table.h"
@@ -852,6 +853,85 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
   });
 }
 
+
+// ---- bench memory (issue 9) -------------------------------------------------------------------
+
+constexpr double kTargetBytesPerSession = 1024;
+
+void AddMemoryCommand(CLI::App& bench, int& exit_code) {
+  auto* cmd = bench.add_subcommand("memory", "Measure resident memory per idle session.");
+  cmd->footer(fmt::format(
+      "Starts a host over a fresh journal (durability none: speed is not measured here), reads "
+      "the process's\nresident set size (/proc/self/statm, after malloc_trim), registers "
+      "--sessions sessions through\nhost::Host::Register (UUID-shaped ids of 36 bytes) and reads "
+      "it again. bytes/session = the difference\nover the sessions. Counted: everything the "
+      "process holds for them: the host's registry and per-session\nstate, and the journal's "
+      "memtables with their registration records (2 per session; flushed by RocksDB\nat 32 MiB, "
+      "so bounded). One measurement per invocation: run it several times for a median.\n"
+      "Target (issue 9): <= {} bytes per idle session. A benchmark, not a test: exits 0 whether "
+      "or not the\ntarget is met, 1 if something fails.\n\n"
+      "Examples:\n"
+      "  burrow bench memory --sessions 100000\n"
+      "  burrow bench memory --sessions 10000 --json\n",
+      kTargetBytesPerSession));
+  struct Flags {
+    uint64_t sessions = 100'000;
+    int threads = 2;
+    bool json = false;
+    std::string dir;
+  };
+  auto flags = std::make_shared<Flags>();
+  cmd->add_option("--sessions", flags->sessions, "Sessions to register")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "Threads registering them")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_flag("--json", flags->json, "After the report, print one line of JSON");
+  cmd->add_option("--dir", flags->dir,
+                  "Directory (created if missing) for the journal, deleted afterwards (default: "
+                  "$TMPDIR, else /tmp)");
+  cmd->callback([flags, &exit_code] {
+    BenchFlags dir_flags;
+    dir_flags.dir = flags->dir;
+    Result<std::string> parent = ParentDir(dir_flags);
+    if (!parent.ok()) return ReportError(parent.status(), exit_code);
+    Result<std::unique_ptr<BenchDir>> dir = BenchDir::Create(*parent);
+    if (!dir.ok()) return ReportError(dir.status(), exit_code);
+    Result<bench::MemoryFigures> figures =
+        bench::MeasureIdleSessions((*dir)->Sub("journal"), flags->sessions, flags->threads);
+    if (!figures.ok()) return ReportError(figures.status(), exit_code);
+    const std::string command =
+        fmt::format("burrow bench memory --sessions {} --threads {}{}{}", flags->sessions,
+                    flags->threads, flags->dir.empty() ? "" : " --dir " + flags->dir,
+                    flags->json ? " --json" : "");
+    const bool met = figures->bytes_per_session <= kTargetBytesPerSession;
+    std::cout << fmt::format(
+        "{}\n{} CPUs ({})\n\n"
+        "resident before: {} bytes\nresident after {} idle sessions: {} bytes\n"
+        "per idle session: {} bytes (target <= {}: {})\nregistering took {:.2f} s\n",
+        command, std::thread::hardware_concurrency(), CpuModel(),
+        bench::FormatCount(static_cast<double>(figures->rss_before)),
+        bench::FormatCount(static_cast<double>(figures->sessions)),
+        bench::FormatCount(static_cast<double>(figures->rss_after)),
+        bench::FormatCount(figures->bytes_per_session), kTargetBytesPerSession,
+        met ? "met" : "NOT met", figures->seconds);
+    if (flags->json) {
+      json out = {{"bench", "memory"},
+                  {"command", command},
+                  {"machine", MachineJson()},
+                  {"sessions", figures->sessions},
+                  {"rss_before_bytes", figures->rss_before},
+                  {"rss_after_bytes", figures->rss_after},
+                  {"bytes_per_session", figures->bytes_per_session},
+                  {"target_bytes_per_session", kTargetBytesPerSession},
+                  {"met", met}};
+      std::cout << out.dump() << "\n";
+    }
+    exit_code = 0;
+  });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
@@ -869,6 +949,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddJournalCommand(*bench, exit_code);
   AddRecoveryCommand(*bench, exit_code);
   AddCommitCommand(*bench, exit_code);
+  AddMemoryCommand(*bench, exit_code);
 }
 
 }  // namespace burrow::tools
