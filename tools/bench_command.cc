@@ -552,15 +552,39 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
       std::cout << "wrote " << flags->csv << "\n";
     }
     if (!flags->png.empty()) {
-      const std::string subtitle = fmt::format(
-          "{} CPUs ({}), median of {} runs of {} s, {}", std::thread::hardware_concurrency(),
-          CpuModel(), common.runs, common.seconds, command);
+      const std::string subtitle =
+          fmt::format("{} CPUs, {}, median of {} runs of {} s", std::thread::hardware_concurrency(),
+                      CpuModel(), common.runs, common.seconds);
       Status drawn =
           bench::RunGnuplot(gnuplot, bench::CommitSweepScript(flags->csv, flags->png, subtitle));
       if (!drawn.ok()) return ReportError(drawn, exit_code);
       std::cout << "wrote " << flags->png << "\n";
     }
     if (common.json) std::cout << out.dump() << "\n";
+    exit_code = 0;
+  });
+}
+
+void AddChartCommand(CLI::App& bench, int& exit_code) {
+  auto* cmd = bench.add_subcommand(
+      "chart", "Draw a CSV that `bench commit --csv` wrote as a PNG chart (gnuplot), again.");
+  cmd->footer(
+      "Needs gnuplot (Debian: gnuplot-nox); exits 1 with a message when it is missing.\n\n"
+      "Examples:\n"
+      "  burrow bench chart --csv docs/bench/commit_sweep.csv --png docs/bench/commit_sweep.png\n");
+  auto csv = std::make_shared<std::string>();
+  auto png = std::make_shared<std::string>();
+  auto subtitle = std::make_shared<std::string>("2 CPUs");
+  cmd->add_option("--csv", *csv, "The sweep CSV")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--png", *png, "The PNG to write")->required();
+  cmd->add_option("--subtitle", *subtitle, "What the title says about the run")
+      ->capture_default_str();
+  cmd->callback([csv, png, subtitle, &exit_code] {
+    Result<std::string> gnuplot = bench::FindGnuplot();
+    if (!gnuplot.ok()) return ReportError(gnuplot.status(), exit_code);
+    Status drawn = bench::RunGnuplot(*gnuplot, bench::CommitSweepScript(*csv, *png, *subtitle));
+    if (!drawn.ok()) return ReportError(drawn, exit_code);
+    std::cout << "wrote " << *png << "\n";
     exit_code = 0;
   });
 }
@@ -950,6 +974,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddRecoveryCommand(*bench, exit_code);
   AddCommitCommand(*bench, exit_code);
   AddMemoryCommand(*bench, exit_code);
+  AddChartCommand(*bench, exit_code);
 }
 
 }  // namespace burrow::tools

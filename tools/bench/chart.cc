@@ -30,16 +30,18 @@ std::string CommitSweepScript(std::string_view csv_path, std::string_view png_pa
   // Columns (1-based): 1 sessions, 2 burrow/s, 3 p50, 4 p99, 5 naive/s, 6-7 naive p50/p99,
   // 8 naive 1 writer/s, 9 raw batched/s, 10 sqlite/s, 11 fdatasync/s.
   return fmt::format(
-      R"(set terminal pngcairo size 1280,560 font 'DejaVu Sans,10'
+      R"(set terminal pngcairo size 1280,560 font 'DejaVu Sans,10' noenhanced
 set output {png}
 set datafile separator ','
 set key autotitle columnhead
 set multiplot layout 1,2 title {title}
 set logscale xy
+set xrange [0.7:1500]
 set grid
 set xlabel 'concurrent sessions (one thread each)'
 set ylabel 'durable transitions (records) per second'
 set key top left
+set yrange [*:2e6]
 set format y '%.0s%c'
 plot {csv} using 1:2 with linespoints lw 2 pt 7 title 'burrow (full engine)', \
      {csv} using 1:5 with linespoints lw 1 pt 5 title 'naive RocksDB (synced put each, same concurrency)', \
@@ -49,12 +51,14 @@ plot {csv} using 1:2 with linespoints lw 2 pt 7 title 'burrow (full engine)', \
      {csv} using 1:11 with lines lw 1 dt 5 title 'fdatasync of 256 B (1 writer)'
 set ylabel 'burrow command latency (µs)'
 set format y '%g'
+set yrange [*:*]
+set key bottom right
 plot {csv} using 1:3 with linespoints lw 2 pt 7 title 'p50', \
      {csv} using 1:4 with linespoints lw 2 pt 9 title 'p99'
 unset multiplot
 )",
       fmt::arg("png", GnuplotQuote(png_path)), fmt::arg("csv", GnuplotQuote(csv_path)),
-      fmt::arg("title", GnuplotQuote(fmt::format("burrow bench commit: scaling sweep\\n{}",
+      fmt::arg("title", GnuplotQuote(fmt::format("burrow bench commit: scaling sweep ({})",
                                                  subtitle))));
 }
 
