@@ -369,6 +369,7 @@ struct CommitFlags {
   BenchFlags common;  // common.producers holds --sessions
   std::string csv;
   std::string png;
+  bool no_baselines = false;  // burrow only: for profiling the engine
 };
 
 std::string CommitCommandLine(const CommitFlags& flags) {
@@ -378,6 +379,7 @@ std::string CommitCommandLine(const CommitFlags& flags) {
   if (!c.dir.empty()) line += " --dir " + c.dir;
   if (!flags.csv.empty()) line += " --csv " + flags.csv;
   if (!flags.png.empty()) line += " --png " + flags.png;
+  if (flags.no_baselines) line += " --no-baselines";
   if (c.json) line += " --json";
   return line;
 }
@@ -432,6 +434,8 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
                   "Also write one CSV row per --sessions value to this file (a sweep)");
   cmd->add_option("--png", flags->png,
                   "Also draw the sweep as a PNG chart with gnuplot (needs --csv)");
+  cmd->add_flag("--no-baselines", flags->no_baselines,
+                "Run only burrow (to profile the engine, e.g. under perf); no ratios, no targets");
   cmd->callback([flags, &exit_code] {
     const BenchFlags& common = flags->common;
     if (!flags->png.empty() && flags->csv.empty()) {
@@ -448,17 +452,24 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
     const bench::WorkloadSpec batched = bench::RawBatchedRocksDb();
     const bench::WorkloadSpec sqlite = bench::SqliteWal();
     const bench::WorkloadSpec floor = bench::FdatasyncFloor();
+    if (flags->no_baselines && !flags->csv.empty()) {
+      return ReportError(InvalidArgumentError("--csv needs the baselines: drop --no-baselines"),
+                         exit_code);
+    }
     std::vector<Case> cases;
     bool naive_one = false;
     for (int sessions : common.producers) {
       cases.push_back({burrow, sessions});
+      if (flags->no_baselines) continue;
       cases.push_back({naive, sessions});
       naive_one = naive_one || sessions == 1;
     }
-    if (!naive_one) cases.push_back({naive, 1});
-    cases.push_back({batched, 1});
-    cases.push_back({sqlite, 1});
-    cases.push_back({floor, 1});
+    if (!flags->no_baselines) {
+      if (!naive_one) cases.push_back({naive, 1});
+      cases.push_back({batched, 1});
+      cases.push_back({sqlite, 1});
+      cases.push_back({floor, 1});
+    }
     const std::string command = CommitCommandLine(*flags);
     Result<std::vector<CaseResult>> results = RunAll(cases, common);
     if (!results.ok()) return ReportError(results.status(), exit_code);
