@@ -10,6 +10,7 @@
 
 #include "engine/host/host.h"
 #include "journal/journal.h"
+#include "recovery/recovery.h"
 #include "tools/bench/host_driver.h"
 
 namespace burrow::bench {
@@ -65,6 +66,25 @@ Result<MemoryFigures> MeasureIdleSessions(const std::string& dir, uint64_t sessi
       figures.rss_after > figures.rss_before
           ? static_cast<double>(figures.rss_after - figures.rss_before) / sessions
           : 0;
+
+  host.reset();  // clean shutdown: a checkpoint snapshots every session
+  journal.reset();
+  options.create_if_missing = false;
+  BURROW_ASSIGN_OR_RETURN(journal, journal::Journal::Open(dir, options));
+  malloc_trim(0);
+  BURROW_ASSIGN_OR_RETURN(figures.rss_before_recover, ResidentBytes());
+  BURROW_ASSIGN_OR_RETURN(recovery::Recovered recovered,
+                          recovery::Recover(*journal, host::HostOptions{}));
+  malloc_trim(0);
+  BURROW_ASSIGN_OR_RETURN(figures.rss_after_recover, ResidentBytes());
+  if (recovered.report.sessions_rebuilt != sessions) {
+    return InternalError("recovery did not bring back every session");
+  }
+  figures.bytes_per_session_recovered =
+      figures.rss_after_recover > figures.rss_before_recover
+          ? static_cast<double>(figures.rss_after_recover - figures.rss_before_recover) / sessions
+          : 0;
+  recovered.host.reset();
   return figures;
 }
 
