@@ -178,6 +178,8 @@ class RocksJournal final : public Journal {
   uint64_t FirstSequence() const override { return first_seq_.load(std::memory_order_acquire); }
   Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
               Damage* damage) const override;
+  Status ScanStored(uint64_t from, uint64_t to,
+                    const std::function<bool(const StoredRecord&)>& visit) const override;
   Result<std::vector<Record>> ReadStream(std::string_view stream, uint64_t from,
                                          size_t limit) const override;
   Result<std::vector<Record>> Follow(uint64_t after, std::chrono::milliseconds timeout,
@@ -595,6 +597,53 @@ Status RocksJournal::Scan(uint64_t from, uint64_t to,
     if (expected == end) return OkStatus();
     it->Next();
   }
+}
+
+Status RocksJournal::ScanStored(uint64_t from, uint64_t to,
+                                const std::function<bool(const StoredRecord&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it;
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions read;
+  uint64_t first = 0;
+  {
+    std::shared_lock lock(view_mu_);
+    first = FirstSequence();
+    if (to < kMaxSeq) {
+      upper = format::RecordKey(to + 1);
+      upper_slice = ToSlice(upper);
+      read.iterate_upper_bound = &upper_slice;
+    }
+    it.reset(db_->NewIterator(read, records_));
+  }
+  const uint64_t begin = std::max(from, first);
+  if (begin > to) return OkStatus();
+  const std::string begin_key = format::RecordKey(begin);
+  StoredRecord stored;
+  for (it->Seek(ToSlice(begin_key)); it->Valid(); it->Next()) {
+    stored.key.assign(it->key().data(), it->key().size());
+    stored.value.assign(it->value().data(), it->value().size());
+    stored.intact = false;
+    stored.record = Record{};
+    stored.damage.clear();
+    auto seq = format::ParseRecordKey(stored.key);
+    stored.seq = seq.value_or(0);
+    if (!seq) {
+      stored.damage = "malformed record key";
+    } else {
+      auto view = format::DecodeRecordValue(*seq, stored.value);
+      if (view.ok()) {
+        stored.intact = true;
+        stored.record.seq = *seq;
+        stored.record.stream.assign(view->stream);
+        stored.record.payload.assign(view->payload);
+      } else {
+        stored.damage = view.status().message();
+      }
+    }
+    if (!visit(stored)) return OkStatus();
+  }
+  return FromRocks(it->status(), "cannot read records");
 }
 
 Result<std::vector<Record>> RocksJournal::ReadStream(std::string_view stream, uint64_t from,

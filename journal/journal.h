@@ -115,6 +115,20 @@ struct Damage {
   std::string what;     // "checksum mismatch", "gap: expected 41, found 43", ...
 };
 
+// One stored record as ScanStored sees it: the exact key and value bytes RocksDB holds, and the
+// verified record when the value passes its checks.
+struct StoredRecord {
+  uint64_t seq = 0;  // parsed from the key; 0 when the key is malformed
+  std::string key;   // the stored key bytes
+  // The stored value bytes (framed: crc ‖ stream length ‖ stream ‖ payload).
+  std::string value;
+  // Whether the value passed its checksum and framing checks; `record` is valid only then.
+  bool intact = false;
+  Record record;
+  // What is wrong when not intact: "checksum mismatch", "malformed record key", ...
+  std::string damage;
+};
+
 class Journal {
  public:
   // Opens (and in writer mode, creates if allowed) the journal in `dir`. Opening in writer mode
@@ -156,6 +170,16 @@ class Journal {
   //         "gap: expected N, found M"; `damage`, when given, is filled in), Unavailable (I/O).
   virtual Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
                       Damage* damage = nullptr) const = 0;
+
+  // For inspection tools that must report every problem, not the first (`burrow journal verify`,
+  // `show --hex`): visits every key stored in the records family from RecordKey(from) to
+  // RecordKey(to) inclusive, in key order, as of the call, with the exact stored bytes. Each
+  // value is checked as Scan checks it, but damage is described in the StoredRecord instead of
+  // ending the scan, and contiguity is not checked (the caller sees the sequences). Keys below
+  // FirstSequence() that a truncation has not yet removed are not visited. Stops early when
+  // `visit` returns false. Errors: Unavailable (I/O).
+  virtual Status ScanStored(uint64_t from, uint64_t to,
+                            const std::function<bool(const StoredRecord&)>& visit) const = 0;
 
   // Up to `limit` records of `stream` with seq >= from (and <= LastSequence()), in order.
   // Records appended with an empty stream are in no stream. Verifies each record's checksum and
