@@ -196,6 +196,9 @@ class RocksJournal final : public Journal {
                                           std::vector<Damage>* damaged) const override;
   Status ScanSnapshotHeads(
       const std::function<bool(std::string_view, uint64_t)>& visit) const override;
+  Status ScanSnapshots(
+      const std::function<bool(std::string_view, std::vector<Snapshot>&, std::vector<Damage>&)>&
+          visit) const override;
   Status DeleteSnapshots(std::string_view stream) override;
   Status Truncate(uint64_t below) override;
   void FailNextAppends(int n) override { fail_next_appends_.store(n); }
@@ -890,6 +893,53 @@ Status RocksJournal::ScanSnapshotHeads(
   }
   if (!it->status().ok()) return FromRocks(it->status(), "cannot read snapshots");
   if (have) visit(stream, newest);
+  return OkStatus();
+}
+
+Status RocksJournal::ScanSnapshots(
+    const std::function<bool(std::string_view, std::vector<Snapshot>&, std::vector<Damage>&)>&
+        visit) const {
+  // Keys ascend within a stream and each stream's keys are contiguous, so a stream's entries
+  // are gathered (key and value, unverified) and judged newest first, as Snapshots() does.
+  struct Entry {
+    uint64_t seq;
+    std::string key;
+    std::string value;
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots_));
+  std::string stream;
+  std::vector<Entry> entries;
+  std::vector<Snapshot> valid;
+  std::vector<Damage> damaged;
+  auto finish_stream = [&]() {
+    valid.clear();
+    damaged.clear();
+    for (auto e = entries.rbegin(); e != entries.rend() && valid.size() < 2; ++e) {
+      auto body = format::DecodeFramedValue(e->key, e->value);
+      if (!body.ok()) {
+        log_->warn("journal {}: snapshot of '{}' at {} is damaged ({}); skipped", dir_, stream,
+                   e->seq, body.status().message());
+        damaged.push_back(Damage{e->seq, format::Hex(e->key),
+                                 fmt::format("snapshot {}", body.status().message())});
+        continue;
+      }
+      valid.push_back(Snapshot{stream, e->seq, std::string(*body)});
+    }
+    entries.clear();
+    return visit(stream, valid, damaged);
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    auto parsed = format::ParseStreamKey(key);
+    if (!parsed) return DamageStatus(0, key, "malformed snapshot key", nullptr);
+    if (!entries.empty() && parsed->stream != stream) {
+      if (!finish_stream()) return OkStatus();
+    }
+    if (entries.empty()) stream.assign(parsed->stream);
+    entries.push_back(Entry{parsed->seq, std::string(key), std::string(ToView(it->value()))});
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read snapshots");
+  if (!entries.empty()) finish_stream();
   return OkStatus();
 }
 

@@ -241,6 +241,14 @@ class Journal {
   // returns false. Errors: DataLoss (malformed key), Unavailable.
   virtual Status ScanSnapshotHeads(
       const std::function<bool(std::string_view stream, uint64_t covered_seq)>& visit) const = 0;
+  // Every stream's snapshots in one pass (recovery at start: one call instead of one
+  // Snapshots() per stream): calls `visit` once per stream that has a snapshot, in
+  // ScanSnapshotHeads' order, with what Snapshots(stream, damaged) would return (the valid ones,
+  // newest first, at most two; `damaged` the damaged ones newer than the second valid one);
+  // stops when `visit` returns false. Errors: DataLoss (malformed key), Unavailable.
+  virtual Status ScanSnapshots(
+      const std::function<bool(std::string_view stream, std::vector<Snapshot>& snapshots,
+                               std::vector<Damage>& damaged)>& visit) const = 0;
   // Deletes every snapshot of `stream` (durably in kSync mode).
   // Errors: Unavailable, FailedPrecondition (opened read-only), InvalidArgument (stream too long).
   virtual Status DeleteSnapshots(std::string_view stream) = 0;

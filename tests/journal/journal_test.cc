@@ -868,6 +868,58 @@ TEST_F(JournalTest, DamagedSnapshotIsSkippedAndReported) {
   EXPECT_TRUE(damaged.empty());
 }
 
+TEST_F(JournalTest, ScanSnapshotsGivesEveryStreamWhatSnapshotsGives) {
+  {
+    auto journal = OpenOrDie(Dir());
+    ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"s", 10, "older"}).ok());
+    ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"s", 20, "newer"}).ok());
+    ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"a", 3, "a3"}).ok());
+    ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"a", 5, "a5"}).ok());
+    ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"bb", 7, "b7"}).ok());
+  }
+  {
+    RawDb raw(Dir());
+    const std::string key = format::StreamKey("s", 20);
+    std::string value = raw.Get("snapshots", key);
+    value.back() ^= 0x01;
+    raw.Put("snapshots", key, value);
+  }
+  auto journal = OpenOrDie(Dir());
+  std::vector<std::string> order;
+  int streams = 0;
+  ASSERT_TRUE(journal
+                  ->ScanSnapshots([&](std::string_view stream, std::vector<Snapshot>& snapshots,
+                                      std::vector<Damage>& damaged) {
+                    ++streams;
+                    order.emplace_back(stream);
+                    std::vector<Damage> expected_damage;
+                    auto expected = journal->Snapshots(stream, &expected_damage);
+                    EXPECT_TRUE(expected.ok());
+                    EXPECT_EQ(snapshots.size(), expected->size()) << stream;
+                    for (size_t i = 0; i < snapshots.size() && i < expected->size(); ++i) {
+                      EXPECT_EQ(snapshots[i].stream, (*expected)[i].stream);
+                      EXPECT_EQ(snapshots[i].covered_seq, (*expected)[i].covered_seq);
+                      EXPECT_EQ(snapshots[i].payload, (*expected)[i].payload);
+                    }
+                    EXPECT_EQ(damaged.size(), expected_damage.size()) << stream;
+                    for (size_t i = 0; i < damaged.size() && i < expected_damage.size(); ++i) {
+                      EXPECT_EQ(damaged[i].seq, expected_damage[i].seq);
+                      EXPECT_EQ(damaged[i].key_hex, expected_damage[i].key_hex);
+                      EXPECT_EQ(damaged[i].what, expected_damage[i].what);
+                    }
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "s", "bb"}));
+  // It stops when told to.
+  streams = 0;
+  ASSERT_TRUE(journal
+                  ->ScanSnapshots([&](std::string_view, std::vector<Snapshot>&,
+                                      std::vector<Damage>&) { return ++streams < 2; })
+                  .ok());
+  EXPECT_EQ(streams, 2);
+}
+
 TEST_F(JournalTest, SnapshotHeadsNameEachStreamsNewestAndDeleteRemovesAStream) {
   auto journal = OpenOrDie(Dir());
   ASSERT_TRUE(journal->WriteSnapshot(Snapshot{"a", 3, "x"}).ok());
