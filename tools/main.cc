@@ -12,6 +12,12 @@ int main(int argc, char** argv) {
   burrow::tools::AddEvalCommand(app, exit_code);
   burrow::tools::AddJournalInspectionCommand(app, exit_code);
   burrow::tools::AddServeCommand(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message (or the --help text, with code 0). Every usage error exits 2,
+    // as the subcommands' own checks of option values do, instead of CLI11's codes (100+).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return exit_code;
 }
