@@ -96,20 +96,28 @@ HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
       log_(options_.logger ? options_.logger
                            : std::make_shared<spdlog::logger>(
                                  "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+  sessions_.reserve(sessions.size());
   for (auto& recovered : sessions) {
     if (recovered.image.removed) continue;
-    auto s = std::make_shared<Session>(recovered.image.session_id);
-    {
-      std::lock_guard<std::mutex> wake(s->wake_mu);
-      s->delivered = recovered.image.delivered_count;
-    }
+    // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
+    // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
+    // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
+    // give those pages back.)
+    auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
     s->snapshot_session_seq = recovered.image.session_seq;
-    s->snapshots = std::move(recovered.snapshots);
+    s->snapshots = SnapshotGenerations(recovered.snapshots);
     s->first_seq = recovered.first_seq;
-    s->image = std::move(recovered.image);
+    s->image.state = recovered.image.state;
+    s->image.last_seq = recovered.image.last_seq;
+    s->image.session_seq = recovered.image.session_seq;
+    s->image.incarnation = recovered.image.incarnation;
+    s->image.inbox_count = recovered.image.inbox_count;
+    s->image.delivered_count = recovered.image.delivered_count;
     s->created = true;
-    sessions_.emplace(s->id, std::move(s));
+    std::string_view key = s->id;
+    sessions_.emplace(key, std::move(s));
   }
+  sessions.clear();
   last_checkpoint_seq_ = journal_->LastSequence();
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
@@ -119,11 +127,20 @@ HostImpl::~HostImpl() { Shutdown(); }
 
 int64_t HostImpl::NowMicros() { return clock_->NowMicros(); }
 
-Step HostImpl::NewStep(const Session& s) { return Step(s.image, NowMicros()); }
+Step HostImpl::NewStep(const Session& s) {
+  SessionImage image = s.image;
+  image.session_id = s.id;
+  return Step(std::move(image), NowMicros());
+}
 
-void HostImpl::Publish(Session& s, const Step& step) {
+void HostImpl::Publish(Session& s, Step& step) {
   const bool changed = options_.observer != nullptr && s.image.state != step.image().state;
-  s.image = step.image();
+  // Everything but the id, which the session holds once (Session::image keeps it empty).
+  SessionImage& next = step.mutable_image();
+  std::string id = std::move(next.session_id);
+  next.session_id.clear();
+  s.image = next;
+  next.session_id = std::move(id);
   if (changed) options_.observer->StateChanged(s.id, s.image.state);
 }
 
@@ -137,7 +154,7 @@ Reply<HostImpl::Locked> HostImpl::AcquireAny(std::string_view id) {
     std::shared_ptr<Session> s;
     {
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
-      auto it = sessions_.find(std::string(id));
+      auto it = sessions_.find(id);
       if (it == sessions_.end()) return NotReady();
       s = it->second;
     }
@@ -145,7 +162,7 @@ Reply<HostImpl::Locked> HostImpl::AcquireAny(std::string_view id) {
     if (s->removed) {
       // Unregistered while we waited; a re-registration may have put a new one in its place.
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
-      auto it = sessions_.find(std::string(id));
+      auto it = sessions_.find(id);
       if (it == sessions_.end() || it->second == s) return NotReady();
       continue;
     }
@@ -176,11 +193,11 @@ Status HostImpl::Commit(Session& s, Step& step) {
   Publish(s, step);
   const uint64_t every = options_.snapshot_every_records;
   if (every > 0 && !s.removed && s.image.session_seq - s.snapshot_session_seq >= every) {
-    journal::Snapshot snapshot{s.id, s.image.last_seq, schema::EncodeSnapshot(SnapshotOf(s.image))};
+    journal::Snapshot snapshot{s.id, s.image.last_seq, schema::EncodeSnapshot(SnapshotOfSession(s))};
     Status written = journal_->WriteSnapshots({std::move(snapshot)});
     if (written.ok()) {
       s.snapshot_session_seq = s.image.session_seq;
-      NoteSnapshot(s, s.image.last_seq);
+      s.snapshots.Note(s.image.last_seq);
     } else {
       // Only recovery time suffers; the next due snapshot or checkpoint tries again.
       log_->warn("session '{}': snapshot failed: {}", s.id, written.ToString());
@@ -215,11 +232,13 @@ bool HostImpl::EndRecordedTask(Session& s) {
 }
 
 void HostImpl::Wake(Session& s) {
+  Wakeup* w = s.wakeup();
+  if (w == nullptr) return;  // no task and no await_delivered caller ever: nobody to wake
   {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    ++s.wake_generation;
+    std::lock_guard<std::mutex> wake(w->mu);
+    ++w->generation;
   }
-  s.wake_cv.notify_all();
+  w->cv.notify_all();
 }
 
 bool HostImpl::StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause cause) {
@@ -249,9 +268,17 @@ Reply<Done> HostImpl::Register(std::string_view id) {
     std::shared_ptr<Session> s;
     {
       std::unique_lock<std::shared_mutex> registry(registry_mu_);
-      auto& slot = sessions_[std::string(id)];
-      if (!slot || slot->removed) slot = std::make_shared<Session>(std::string(id));
-      s = slot;
+      auto it = sessions_.find(id);
+      if (it != sessions_.end() && !it->second->removed) {
+        s = it->second;
+      } else {
+        // The key views the id of the session it maps to, so a removed session's entry is
+        // erased (not overwritten) before its successor goes in.
+        if (it != sessions_.end()) sessions_.erase(it);
+        s = std::make_shared<Session>(std::string(id));
+        std::string_view key = s->id;
+        sessions_.emplace(key, s);
+      }
     }
     Lock lock(s->mu);
     if (s->removed) continue;  // a failed creation or an unregister won the race; look again
@@ -705,18 +732,19 @@ Reply<uint64_t> HostImpl::AwaitDelivered(std::string_view id, uint64_t count,
                                          std::chrono::milliseconds timeout) {
   if (auto bad = CheckId("session", id)) return *bad;
   std::shared_ptr<Session> s;
+  Wakeup* w = nullptr;  // lives as long as the session, which `s` keeps alive
   {
     auto locked = Acquire(id);
     if (!locked.ok()) return locked.error();
     s = locked.value().session;
+    w = &s->EnsureWakeup();
   }
-  std::unique_lock<std::mutex> wake(s->wake_mu);
-  s->wake_cv.wait_for(wake, timeout,
-                      [&] { return s->delivered >= count || s->removed || shut_down_; });
-  if (shut_down_ && s->delivered < count) {
+  std::unique_lock<std::mutex> wake(w->mu);
+  w->cv.wait_for(wake, timeout, [&] { return w->delivered >= count || s->removed || shut_down_; });
+  if (shut_down_ && w->delivered < count) {
     return Error{ErrorCode::kUnavailable, "the host is shutting down", {}};
   }
-  return s->delivered;
+  return w->delivered;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,7 +774,7 @@ std::vector<std::string> HostImpl::Sessions() {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
     ids.reserve(sessions_.size());
     for (const auto& [id, s] : sessions_) {
-      if (s->created && !s->removed) ids.push_back(id);
+      if (s->created && !s->removed) ids.emplace_back(id);
     }
   }
   std::sort(ids.begin(), ids.end());

@@ -2,6 +2,7 @@
 // Nothing outside engine/host includes this file.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,7 +11,9 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -41,38 +44,98 @@ struct DrainTask {
   std::thread thread;  // joined by the host's reaper or by Shutdown, never by the task
 };
 
+// A session's wake-up machinery: lets `post` wake its drain task and `await_delivered` wait,
+// without holding the session's mu. Allocated only for sessions that get a drain task or an
+// await_delivered caller: an idle session costs one null pointer instead of ~100 bytes.
+struct Wakeup {
+  explicit Wakeup(uint64_t delivered_count) : delivered(delivered_count) {}
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t generation = 0;  // guarded by mu; bumped by post and by cancellation
+  uint64_t delivered = 0;   // guarded by mu; the published delivered count
+};
+
+// covered_seq of a session's stored snapshots, newest first; the journal keeps at most two.
+// Inline rather than a std::vector: no heap block per session.
+class SnapshotGenerations {
+ public:
+  SnapshotGenerations() = default;
+  explicit SnapshotGenerations(const std::vector<uint64_t>& newest_first) {
+    for (uint64_t covered : newest_first) Note(covered);
+  }
+  // Adds a generation (ignored when already known) and keeps the two newest.
+  void Note(uint64_t covered_seq) {
+    for (uint8_t i = 0; i < count_; ++i) {
+      if (seqs_[i] == covered_seq) return;
+    }
+    if (count_ < seqs_.size()) {
+      seqs_[count_++] = covered_seq;
+    } else if (covered_seq > seqs_[1]) {
+      seqs_[1] = covered_seq;
+    } else {
+      return;
+    }
+    if (count_ == 2 && seqs_[1] > seqs_[0]) std::swap(seqs_[0], seqs_[1]);
+  }
+  size_t size() const { return count_; }
+  uint64_t operator[](size_t i) const { return seqs_[i]; }
+
+ private:
+  std::array<uint64_t, 2> seqs_{};
+  uint8_t count_ = 0;
+};
+
+// Memory matters here: a host holds one Session per idle session (issue 9 budgets <= 1 KiB of
+// resident memory each, everything included). The id is held once, in `id` (the registry's key
+// is a view of it); whatever only busy sessions need is allocated when they first need it.
 struct Session {
   explicit Session(std::string session_id) : id(std::move(session_id)) {}
+  ~Session() { delete wakeup_.load(std::memory_order_relaxed); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Immutable: read without any lock (the registry's key views it).
   const std::string id;
 
   // Serialises commands and deliveries on this session. Timed, so that a drain task waiting for
   // it can notice its cancellation (the canceller may hold it while joining the task).
   std::timed_mutex mu;
   // --- guarded by mu ---
+  // The session's image, except that image.session_id is kept EMPTY: the id is `id` above (one
+  // heap copy instead of two). HostImpl::NewStep hands steps the full image.
   SessionImage image;
   std::shared_ptr<DrainTask> task;  // the newest task (possibly done); null before the first
   std::chrono::milliseconds respawn_delay{0};
   uint64_t respawn_token = 0;         // bumped to cancel a pending respawn
   uint64_t snapshot_session_seq = 0;  // image.session_seq when it was last snapshotted
-  std::vector<uint64_t> snapshots;    // covered_seq of its stored snapshots, newest first, <= 2
+  SnapshotGenerations snapshots;      // of its stored snapshots
   // --- end guarded by mu ---
 
+  // The oldest record of this life still needed (0: unknown). Written once, before `created`;
+  // atomic so a checkpoint can read it while holding the registry (lock order: mu, registry).
+  std::atomic<uint64_t> first_seq{0};
   // Set (under mu) when UnregisterSession is durable; readers that looked the session up before
   // must treat it as unknown.
   std::atomic<bool> removed{false};
   // Set (under mu) once its first step (Initialize + RegisterSession) is durable.
   std::atomic<bool> created{false};
-  // The oldest record of this life still needed (0: unknown). Written once, before `created`;
-  // atomic so a checkpoint can read it while holding the registry (lock order: mu, registry).
-  std::atomic<uint64_t> first_seq{0};
   std::atomic<bool> fail_next_inbox_read{false};  // test hook
 
-  // Wake-ups: a separate lock, so that `post` can wake a drain and `await_delivered` can wait
-  // without holding mu.
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  uint64_t wake_generation = 0;  // guarded by wake_mu; bumped by post and by cancellation
-  uint64_t delivered = 0;        // guarded by wake_mu; the published delivered count
+  // The wake-up machinery, created on first need. Caller holds mu (creation happens only under
+  // mu, so there is never a second one; once created it lives as long as the session).
+  Wakeup& EnsureWakeup() {
+    Wakeup* w = wakeup_.load(std::memory_order_acquire);
+    if (w == nullptr) {
+      w = new Wakeup(image.delivered_count);
+      wakeup_.store(w, std::memory_order_release);
+    }
+    return *w;
+  }
+  // Null when nobody ever waited on this session (so there is nobody to wake). Any thread.
+  Wakeup* wakeup() const { return wakeup_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<Wakeup*> wakeup_{nullptr};
 };
 
 class HostImpl final : public Host {
@@ -133,13 +196,15 @@ class HostImpl final : public Host {
   Reply<Done> CommitAndPublish(Session& s, Step& step);
   // Where truncation may go for this session: recovery needs every record from here on.
   uint64_t TruncationPin(const Session& s) const;
-  void NoteSnapshot(Session& s, uint64_t covered_seq);
+  // The session's snapshot as of its image (the image lacks the id; this fills it in).
+  static schema::AuthoritySnapshot SnapshotOfSession(const Session& s);
   // Unregister's second step (also recovery's, for unregisters a crash interrupted): closes the
   // open obligations, unregisters, deletes the inbox and removes the session.
   Reply<Done> FinishUnregisterLocked(Locked& locked, bool runtime_loop_forced,
                                      bool comms_drain_forced);
   void CheckpointLoop();
   Error Classify(const Step& step, const Step::Staged& staged, const machine::Input& input);
+  // A step over the session's full image (its stored image lacks the id).
   Step NewStep(const Session& s);
   // Cancels the session's task (if it runs) and joins it, bounded. Returns false when the task
   // had to be abandoned. Caller holds s.mu; the cancellation must already be durable.
@@ -177,7 +242,7 @@ class HostImpl final : public Host {
   void RespawnDue(const std::string& id, uint64_t token);
 
   int64_t NowMicros();
-  void Publish(Session& s, const Step& step);
+  void Publish(Session& s, Step& step);
 
   std::unique_ptr<Clock> owned_clock_;  // when options.clock is null
   Clock* clock_;
@@ -186,7 +251,9 @@ class HostImpl final : public Host {
   std::shared_ptr<spdlog::logger> log_;
 
   std::shared_mutex registry_mu_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by registry_mu_
+  // Keyed by a view of the session's own id (so the id is stored once). An entry's key always
+  // views the id of the session it maps to: replacing a session means erase, then emplace.
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;  // registry_mu_
   std::atomic<bool> shut_down_{false};
 
   std::mutex tasks_mu_;
