@@ -25,9 +25,7 @@ constexpr size_t kSnapshotsPerWrite = 4096;
 }  // namespace
 
 schema::AuthoritySnapshot HostImpl::SnapshotOfSession(const Session& s) {
-  schema::AuthoritySnapshot snapshot = SnapshotOf(s.image);
-  snapshot.session_id = s.id;
-  return snapshot;
+  return SnapshotOf(s.image.Load(s.id));
 }
 
 uint64_t HostImpl::TruncationPin(const Session& s) const {
@@ -45,8 +43,8 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
   std::vector<std::string> ids;
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
-    for (const auto& [id, s] : sessions_) {
-      if (s->created && !s->removed) ids.emplace_back(id);
+    for (const auto& s : sessions_) {
+      if (s->created && !s->removed) ids.push_back(s->id);
     }
   }
   std::vector<std::pair<std::shared_ptr<Session>, journal::Snapshot>> pending;
@@ -98,8 +96,8 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
     for (const auto& [stream, covered] : heads) {
       auto it = sessions_.find(stream);
-      if (it != sessions_.end() && !it->second->removed) {
-        uint64_t first = it->second->created ? it->second->first_seq.load() : 0;
+      if (it != sessions_.end() && !(*it)->removed) {
+        uint64_t first = (*it)->created ? (*it)->first_seq.load() : 0;
         bool earlier_life = first != 0 && covered < first;
         if (!earlier_life) continue;
       }

@@ -42,7 +42,7 @@ void HostImpl::LaunchTask(const std::shared_ptr<Session>& s, std::shared_ptr<Dra
   ReapFinishedTasks();
   task->started = SteadyClock::now();
   s->task = task;
-  s->EnsureWakeup();  // before the thread starts: DrainLoop waits on it
+  s->EnsureActivity();  // before the thread starts: DrainLoop waits on it
   std::lock_guard<std::mutex> tasks(tasks_mu_);
   if (tasks_closed_) {
     // Shutting down: the start is durable and the drain Running, so the next start respawns it.
@@ -100,7 +100,7 @@ HostImpl::Lock HostImpl::LockUnlessCancelled(Session& s, DrainTask& task) {
 
 void HostImpl::DrainLoop(std::shared_ptr<Session> s, std::shared_ptr<DrainTask> task) {
   const bool idles_out = task->mode != machine::DrainMode::kPersistentHost;
-  Wakeup& w = *s->wakeup();  // created by LaunchTask before this thread started
+  Activity& w = *s->activity();  // created by LaunchTask before this thread started
   auto deadline = SteadyClock::now() + options_.drain_idle_timeout;
   for (;;) {
     uint64_t generation;
@@ -188,7 +188,7 @@ HostImpl::DrainProgress HostImpl::DeliverPending(Session& s, DrainTask& task) {
     return DrainProgress::kEnd;
   }
   if (options_.observer != nullptr) options_.observer->Delivered(s.id, delivered);
-  Wakeup& w = s.EnsureWakeup();  // exists already: LaunchTask made it
+  Activity& w = s.EnsureActivity();  // exists already: LaunchTask made it
   {
     std::lock_guard<std::mutex> wake(w.mu);
     w.delivered = s.image.delivered_count;
@@ -222,7 +222,7 @@ void HostImpl::ReportExitLocked(Session& s, DrainTask& task, machine::DrainExitR
   }
   task.end_recorded = true;
   if (SteadyClock::now() - task.started >= options_.respawn_reset_after) {
-    s.respawn_delay = std::chrono::milliseconds(0);  // it ran healthy long enough
+    s.EnsureActivity().respawn_delay = std::chrono::milliseconds(0);  // ran healthy long enough
   }
   ScheduleRespawnIfDue(s);
 }
@@ -232,9 +232,9 @@ void HostImpl::ReportExitLocked(Session& s, DrainTask& task, machine::DrainExitR
 
 void HostImpl::ScheduleRespawnIfDue(Session& s) {
   if (!IsRespawnable(s.image.state)) return;
-  std::chrono::milliseconds delay =
-      s.respawn_delay.count() == 0 ? options_.respawn_initial : s.respawn_delay;
-  s.respawn_delay = std::min(delay * 2, options_.respawn_max);
+  std::chrono::milliseconds& backoff = s.EnsureActivity().respawn_delay;
+  std::chrono::milliseconds delay = backoff.count() == 0 ? options_.respawn_initial : backoff;
+  backoff = std::min(delay * 2, options_.respawn_max);
   uint64_t token = ++s.respawn_token;
   {
     std::lock_guard<std::mutex> lock(supervisor_mu_);
@@ -345,8 +345,8 @@ void HostImpl::Shutdown() {
   // Wake whoever waits on a session (await_delivered) so it sees the shutdown.
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
-    for (auto& [id, s] : sessions_) {
-      Wakeup* w = s->wakeup();
+    for (const auto& s : sessions_) {
+      Activity* w = s->activity();
       if (w == nullptr) continue;  // nobody ever waited on it
       { std::lock_guard<std::mutex> wake(w->mu); }
       w->cv.notify_all();

@@ -107,15 +107,9 @@ HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
     s->snapshot_session_seq = recovered.image.session_seq;
     s->snapshots = SnapshotGenerations(recovered.snapshots);
     s->first_seq = recovered.first_seq;
-    s->image.state = recovered.image.state;
-    s->image.last_seq = recovered.image.last_seq;
-    s->image.session_seq = recovered.image.session_seq;
-    s->image.incarnation = recovered.image.incarnation;
-    s->image.inbox_count = recovered.image.inbox_count;
-    s->image.delivered_count = recovered.image.delivered_count;
+    s->image.Store(recovered.image);
     s->created = true;
-    std::string_view key = s->id;
-    sessions_.emplace(key, std::move(s));
+    sessions_.insert(std::move(s));
   }
   sessions.clear();
   last_checkpoint_seq_ = journal_->LastSequence();
@@ -127,20 +121,11 @@ HostImpl::~HostImpl() { Shutdown(); }
 
 int64_t HostImpl::NowMicros() { return clock_->NowMicros(); }
 
-Step HostImpl::NewStep(const Session& s) {
-  SessionImage image = s.image;
-  image.session_id = s.id;
-  return Step(std::move(image), NowMicros());
-}
+Step HostImpl::NewStep(const Session& s) { return Step(s.image.Load(s.id), NowMicros()); }
 
-void HostImpl::Publish(Session& s, Step& step) {
+void HostImpl::Publish(Session& s, const Step& step) {
   const bool changed = options_.observer != nullptr && s.image.state != step.image().state;
-  // Everything but the id, which the session holds once (Session::image keeps it empty).
-  SessionImage& next = step.mutable_image();
-  std::string id = std::move(next.session_id);
-  next.session_id.clear();
-  s.image = next;
-  next.session_id = std::move(id);
+  s.image.Store(step.image());
   if (changed) options_.observer->StateChanged(s.id, s.image.state);
 }
 
@@ -156,14 +141,14 @@ Reply<HostImpl::Locked> HostImpl::AcquireAny(std::string_view id) {
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
       auto it = sessions_.find(id);
       if (it == sessions_.end()) return NotReady();
-      s = it->second;
+      s = *it;
     }
     Lock lock(s->mu);
     if (s->removed) {
       // Unregistered while we waited; a re-registration may have put a new one in its place.
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
       auto it = sessions_.find(id);
-      if (it == sessions_.end() || it->second == s) return NotReady();
+      if (it == sessions_.end() || *it == s) return NotReady();
       continue;
     }
     if (!s->created) return NotReady();
@@ -232,7 +217,7 @@ bool HostImpl::EndRecordedTask(Session& s) {
 }
 
 void HostImpl::Wake(Session& s) {
-  Wakeup* w = s.wakeup();
+  Activity* w = s.activity();
   if (w == nullptr) return;  // no task and no await_delivered caller ever: nobody to wake
   {
     std::lock_guard<std::mutex> wake(w->mu);
@@ -269,15 +254,12 @@ Reply<Done> HostImpl::Register(std::string_view id) {
     {
       std::unique_lock<std::shared_mutex> registry(registry_mu_);
       auto it = sessions_.find(id);
-      if (it != sessions_.end() && !it->second->removed) {
-        s = it->second;
+      if (it != sessions_.end() && !(*it)->removed) {
+        s = *it;
       } else {
-        // The key views the id of the session it maps to, so a removed session's entry is
-        // erased (not overwritten) before its successor goes in.
-        if (it != sessions_.end()) sessions_.erase(it);
+        if (it != sessions_.end()) sessions_.erase(it);  // a removed session's successor
         s = std::make_shared<Session>(std::string(id));
-        std::string_view key = s->id;
-        sessions_.emplace(key, s);
+        sessions_.insert(s);
       }
     }
     Lock lock(s->mu);
@@ -304,7 +286,7 @@ Reply<Done> HostImpl::Register(std::string_view id) {
       s->removed = true;
       std::unique_lock<std::shared_mutex> registry(registry_mu_);
       auto it = sessions_.find(s->id);
-      if (it != sessions_.end() && it->second == s) sessions_.erase(it);
+      if (it != sessions_.end() && *it == s) sessions_.erase(it);
       return Unavailable(status);
     }
     Publish(*s, step);
@@ -446,7 +428,7 @@ Reply<Done> HostImpl::FinishUnregisterLocked(Locked& locked, bool runtime_loop_f
   {
     std::unique_lock<std::shared_mutex> registry(registry_mu_);
     auto it = sessions_.find(sid);
-    if (it != sessions_.end() && it->second == locked.session) sessions_.erase(it);
+    if (it != sessions_.end() && *it == locked.session) sessions_.erase(it);
   }
   Wake(s);
   return Done{};
@@ -732,12 +714,12 @@ Reply<uint64_t> HostImpl::AwaitDelivered(std::string_view id, uint64_t count,
                                          std::chrono::milliseconds timeout) {
   if (auto bad = CheckId("session", id)) return *bad;
   std::shared_ptr<Session> s;
-  Wakeup* w = nullptr;  // lives as long as the session, which `s` keeps alive
+  Activity* w = nullptr;  // lives as long as the session, which `s` keeps alive
   {
     auto locked = Acquire(id);
     if (!locked.ok()) return locked.error();
     s = locked.value().session;
-    w = &s->EnsureWakeup();
+    w = &s->EnsureActivity();
   }
   std::unique_lock<std::mutex> wake(w->mu);
   w->cv.wait_for(wake, timeout, [&] { return w->delivered >= count || s->removed || shut_down_; });
@@ -773,8 +755,8 @@ std::vector<std::string> HostImpl::Sessions() {
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
     ids.reserve(sessions_.size());
-    for (const auto& [id, s] : sessions_) {
-      if (s->created && !s->removed) ids.emplace_back(id);
+    for (const auto& s : sessions_) {
+      if (s->created && !s->removed) ids.push_back(s->id);
     }
   }
   std::sort(ids.begin(), ids.end());

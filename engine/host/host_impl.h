@@ -14,7 +14,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/host/host.h"
@@ -44,16 +44,54 @@ struct DrainTask {
   std::thread thread;  // joined by the host's reaper or by Shutdown, never by the task
 };
 
-// A session's wake-up machinery: lets `post` wake its drain task and `await_delivered` wait,
-// without holding the session's mu. Allocated only for sessions that get a drain task or an
-// await_delivered caller: an idle session costs one null pointer instead of ~100 bytes.
-struct Wakeup {
-  explicit Wakeup(uint64_t delivered_count) : delivered(delivered_count) {}
+// What only a session with a drain task, a respawn or an await_delivered caller needs: its
+// wake-up machinery (so `post` can wake a drain and `await_delivered` can wait without holding
+// the session's mu) and its respawn backoff. Allocated on first need: an idle session costs one
+// null pointer instead of ~110 bytes.
+struct Activity {
+  explicit Activity(uint64_t delivered_count) : delivered(delivered_count) {}
   std::mutex mu;
   std::condition_variable cv;
   uint64_t generation = 0;  // guarded by mu; bumped by post and by cancellation
   uint64_t delivered = 0;   // guarded by mu; the published delivered count
+  std::chrono::milliseconds respawn_delay{0};  // guarded by the SESSION's mu
 };
+
+// What a Session keeps of its SessionImage: all of it but the id, which Session::id holds (one
+// heap copy of the id instead of two, and 32 bytes less per session).
+struct StoredImage {
+  machine::State state;
+  uint64_t last_seq = 0;
+  uint64_t session_seq = 0;
+  uint64_t incarnation = 0;
+  uint64_t inbox_count = 0;
+  uint64_t delivered_count = 0;
+  bool removed = false;
+
+  void Store(const SessionImage& image) {
+    state = image.state;
+    last_seq = image.last_seq;
+    session_seq = image.session_seq;
+    incarnation = image.incarnation;
+    inbox_count = image.inbox_count;
+    delivered_count = image.delivered_count;
+    removed = image.removed;
+  }
+  SessionImage Load(const std::string& session_id) const {
+    // Designated, so that a reordering of SessionImage's fields fails to compile.
+    return SessionImage{.session_id = session_id,
+                        .state = state,
+                        .last_seq = last_seq,
+                        .session_seq = session_seq,
+                        .incarnation = incarnation,
+                        .inbox_count = inbox_count,
+                        .delivered_count = delivered_count,
+                        .removed = removed};
+  }
+};
+// Fails when SessionImage gains a field: add it to StoredImage (and to Store and Load) too.
+static_assert(sizeof(SessionImage) == sizeof(std::string) + sizeof(StoredImage),
+              "StoredImage must mirror SessionImage field for field");
 
 // covered_seq of a session's stored snapshots, newest first; the journal keeps at most two.
 // Inline rather than a std::vector: no heap block per session.
@@ -90,7 +128,7 @@ class SnapshotGenerations {
 // is a view of it); whatever only busy sessions need is allocated when they first need it.
 struct Session {
   explicit Session(std::string session_id) : id(std::move(session_id)) {}
-  ~Session() { delete wakeup_.load(std::memory_order_relaxed); }
+  ~Session() { delete activity_.load(std::memory_order_relaxed); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -101,11 +139,8 @@ struct Session {
   // it can notice its cancellation (the canceller may hold it while joining the task).
   std::timed_mutex mu;
   // --- guarded by mu ---
-  // The session's image, except that image.session_id is kept EMPTY: the id is `id` above (one
-  // heap copy instead of two). HostImpl::NewStep hands steps the full image.
-  SessionImage image;
+  StoredImage image;  // the session's image but its id (NewStep hands steps the full image)
   std::shared_ptr<DrainTask> task;  // the newest task (possibly done); null before the first
-  std::chrono::milliseconds respawn_delay{0};
   uint64_t respawn_token = 0;         // bumped to cancel a pending respawn
   uint64_t snapshot_session_seq = 0;  // image.session_seq when it was last snapshotted
   SnapshotGenerations snapshots;      // of its stored snapshots
@@ -123,20 +158,39 @@ struct Session {
 
   // The wake-up machinery, created on first need. Caller holds mu (creation happens only under
   // mu, so there is never a second one; once created it lives as long as the session).
-  Wakeup& EnsureWakeup() {
-    Wakeup* w = wakeup_.load(std::memory_order_acquire);
+  Activity& EnsureActivity() {
+    Activity* w = activity_.load(std::memory_order_acquire);
     if (w == nullptr) {
-      w = new Wakeup(image.delivered_count);
-      wakeup_.store(w, std::memory_order_release);
+      w = new Activity(image.delivered_count);
+      activity_.store(w, std::memory_order_release);
     }
     return *w;
   }
   // Null when nobody ever waited on this session (so there is nobody to wake). Any thread.
-  Wakeup* wakeup() const { return wakeup_.load(std::memory_order_acquire); }
+  Activity* activity() const { return activity_.load(std::memory_order_acquire); }
 
  private:
-  std::atomic<Wakeup*> wakeup_{nullptr};
+  std::atomic<Activity*> activity_{nullptr};
 };
+
+// The sessions by id: a hash set of the sessions themselves, looked up by id (transparent), so
+// the id is stored once (in the Session) and a node is two words plus the link (a map keyed by
+// std::string held a second copy of the id and a cached hash: ~60 bytes more per session).
+struct SessionIdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  size_t operator()(const std::shared_ptr<Session>& s) const noexcept { return (*this)(s->id); }
+};
+struct SessionIdEqual {
+  using is_transparent = void;
+  static std::string_view IdOf(std::string_view id) { return id; }
+  static std::string_view IdOf(const std::shared_ptr<Session>& s) { return s->id; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    return IdOf(a) == IdOf(b);
+  }
+};
+using SessionRegistry = std::unordered_set<std::shared_ptr<Session>, SessionIdHash, SessionIdEqual>;
 
 class HostImpl final : public Host {
  public:
@@ -242,7 +296,7 @@ class HostImpl final : public Host {
   void RespawnDue(const std::string& id, uint64_t token);
 
   int64_t NowMicros();
-  void Publish(Session& s, Step& step);
+  void Publish(Session& s, const Step& step);
 
   std::unique_ptr<Clock> owned_clock_;  // when options.clock is null
   Clock* clock_;
@@ -251,9 +305,7 @@ class HostImpl final : public Host {
   std::shared_ptr<spdlog::logger> log_;
 
   std::shared_mutex registry_mu_;
-  // Keyed by a view of the session's own id (so the id is stored once). An entry's key always
-  // views the id of the session it maps to: replacing a session means erase, then emplace.
-  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;  // registry_mu_
+  SessionRegistry sessions_;  // guarded by registry_mu_
   std::atomic<bool> shut_down_{false};
 
   std::mutex tasks_mu_;
