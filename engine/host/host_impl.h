@@ -159,15 +159,18 @@ struct Session {
   // The wake-up machinery, created on first need. Caller holds mu (creation happens only under
   // mu, so there is never a second one; once created it lives as long as the session).
   Activity& EnsureActivity() {
-    Activity* w = activity_.load(std::memory_order_acquire);
+    Activity* w = activity_.load();
     if (w == nullptr) {
       w = new Activity(image.delivered_count);
-      activity_.store(w, std::memory_order_release);
+      activity_.store(w);
     }
     return *w;
   }
   // Null when nobody ever waited on this session (so there is nobody to wake). Any thread.
-  Activity* activity() const { return activity_.load(std::memory_order_acquire); }
+  // Sequentially consistent (the default), like shut_down_: Shutdown sets shut_down_ and then
+  // looks for an Activity to wake; await_delivered creates one and then checks shut_down_; at
+  // least one of the two sees the other's write.
+  Activity* activity() const { return activity_.load(); }
 
  private:
   std::atomic<Activity*> activity_{nullptr};
