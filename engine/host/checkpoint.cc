@@ -24,12 +24,8 @@ constexpr size_t kSnapshotsPerWrite = 4096;
 
 }  // namespace
 
-void HostImpl::NoteSnapshot(Session& s, uint64_t covered_seq) {
-  // The journal keeps the two newest by covered_seq; mirror that.
-  auto& gens = s.snapshots;
-  if (std::find(gens.begin(), gens.end(), covered_seq) == gens.end()) gens.push_back(covered_seq);
-  std::sort(gens.begin(), gens.end(), std::greater<>());
-  if (gens.size() > 2) gens.resize(2);
+schema::AuthoritySnapshot HostImpl::SnapshotOfSession(const Session& s) {
+  return SnapshotOf(s.image.Load(s.id));
 }
 
 uint64_t HostImpl::TruncationPin(const Session& s) const {
@@ -47,8 +43,8 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
   std::vector<std::string> ids;
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
-    for (const auto& [id, s] : sessions_) {
-      if (s->created && !s->removed) ids.push_back(id);
+    for (const auto& s : sessions_) {
+      if (s->created && !s->removed) ids.push_back(s->id);
     }
   }
   std::vector<std::pair<std::shared_ptr<Session>, journal::Snapshot>> pending;
@@ -60,7 +56,7 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
     BURROW_RETURN_IF_ERROR(journal_->WriteSnapshots(std::move(batch)));
     for (auto& [s, snapshot] : pending) {
       std::lock_guard<std::timed_mutex> lock(s->mu);
-      NoteSnapshot(*s, snapshot.covered_seq);
+      s->snapshots.Note(snapshot.covered_seq);  // the journal keeps the two newest; mirror it
     }
     report.snapshots_written += pending.size();
     pending.clear();
@@ -70,7 +66,7 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
     auto locked = AcquireAny(id);
     if (!locked.ok()) continue;
     Session& s = *locked.value().session;
-    schema::AuthoritySnapshot snapshot = SnapshotOf(s.image);
+    schema::AuthoritySnapshot snapshot = SnapshotOfSession(s);
     snapshot.covered_seq = std::max(s.image.last_seq, upto);
     pending.emplace_back(
         locked.value().session,
@@ -100,8 +96,8 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
     for (const auto& [stream, covered] : heads) {
       auto it = sessions_.find(stream);
-      if (it != sessions_.end() && !it->second->removed) {
-        uint64_t first = it->second->created ? it->second->first_seq.load() : 0;
+      if (it != sessions_.end() && !(*it)->removed) {
+        uint64_t first = (*it)->created ? (*it)->first_seq.load() : 0;
         bool earlier_life = first != 0 && covered < first;
         if (!earlier_life) continue;
       }

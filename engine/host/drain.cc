@@ -42,6 +42,7 @@ void HostImpl::LaunchTask(const std::shared_ptr<Session>& s, std::shared_ptr<Dra
   ReapFinishedTasks();
   task->started = SteadyClock::now();
   s->task = task;
+  s->EnsureActivity();  // before the thread starts: DrainLoop waits on it
   std::lock_guard<std::mutex> tasks(tasks_mu_);
   if (tasks_closed_) {
     // Shutting down: the start is durable and the drain Running, so the next start respawns it.
@@ -99,14 +100,15 @@ HostImpl::Lock HostImpl::LockUnlessCancelled(Session& s, DrainTask& task) {
 
 void HostImpl::DrainLoop(std::shared_ptr<Session> s, std::shared_ptr<DrainTask> task) {
   const bool idles_out = task->mode != machine::DrainMode::kPersistentHost;
+  Activity& w = *s->activity();  // created by LaunchTask before this thread started
   auto deadline = SteadyClock::now() + options_.drain_idle_timeout;
   for (;;) {
     uint64_t generation;
     {
       // Register for wake-ups before reading the inbox, so a post that lands in between is
       // never missed.
-      std::lock_guard<std::mutex> wake(s->wake_mu);
-      generation = s->wake_generation;
+      std::lock_guard<std::mutex> wake(w.mu);
+      generation = w.generation;
     }
     DrainProgress progress = DeliverPending(*s, *task);
     if (progress == DrainProgress::kEnd) break;
@@ -116,12 +118,12 @@ void HostImpl::DrainLoop(std::shared_ptr<Session> s, std::shared_ptr<DrainTask> 
     }
     bool woken;
     {
-      std::unique_lock<std::mutex> wake(s->wake_mu);
-      auto changed = [&] { return s->wake_generation != generation || task->cancelled; };
+      std::unique_lock<std::mutex> wake(w.mu);
+      auto changed = [&] { return w.generation != generation || task->cancelled; };
       if (idles_out) {
-        woken = s->wake_cv.wait_until(wake, deadline, changed);
+        woken = w.cv.wait_until(wake, deadline, changed);
       } else {
-        s->wake_cv.wait(wake, changed);
+        w.cv.wait(wake, changed);
         woken = true;
       }
     }
@@ -186,11 +188,12 @@ HostImpl::DrainProgress HostImpl::DeliverPending(Session& s, DrainTask& task) {
     return DrainProgress::kEnd;
   }
   if (options_.observer != nullptr) options_.observer->Delivered(s.id, delivered);
+  Activity& w = s.EnsureActivity();  // exists already: LaunchTask made it
   {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    s.delivered = s.image.delivered_count;
+    std::lock_guard<std::mutex> wake(w.mu);
+    w.delivered = s.image.delivered_count;
   }
-  s.wake_cv.notify_all();
+  w.cv.notify_all();
   return DrainProgress::kDelivered;
 }
 
@@ -219,7 +222,7 @@ void HostImpl::ReportExitLocked(Session& s, DrainTask& task, machine::DrainExitR
   }
   task.end_recorded = true;
   if (SteadyClock::now() - task.started >= options_.respawn_reset_after) {
-    s.respawn_delay = std::chrono::milliseconds(0);  // it ran healthy long enough
+    s.EnsureActivity().respawn_delay = std::chrono::milliseconds(0);  // ran healthy long enough
   }
   ScheduleRespawnIfDue(s);
 }
@@ -229,9 +232,9 @@ void HostImpl::ReportExitLocked(Session& s, DrainTask& task, machine::DrainExitR
 
 void HostImpl::ScheduleRespawnIfDue(Session& s) {
   if (!IsRespawnable(s.image.state)) return;
-  std::chrono::milliseconds delay =
-      s.respawn_delay.count() == 0 ? options_.respawn_initial : s.respawn_delay;
-  s.respawn_delay = std::min(delay * 2, options_.respawn_max);
+  std::chrono::milliseconds& backoff = s.EnsureActivity().respawn_delay;
+  std::chrono::milliseconds delay = backoff.count() == 0 ? options_.respawn_initial : backoff;
+  backoff = std::min(delay * 2, options_.respawn_max);
   uint64_t token = ++s.respawn_token;
   {
     std::lock_guard<std::mutex> lock(supervisor_mu_);
@@ -342,9 +345,11 @@ void HostImpl::Shutdown() {
   // Wake whoever waits on a session (await_delivered) so it sees the shutdown.
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
-    for (auto& [id, s] : sessions_) {
-      { std::lock_guard<std::mutex> wake(s->wake_mu); }
-      s->wake_cv.notify_all();
+    for (const auto& s : sessions_) {
+      Activity* w = s->activity();
+      if (w == nullptr) continue;  // nobody ever waited on it
+      { std::lock_guard<std::mutex> wake(w->mu); }
+      w->cv.notify_all();
     }
   }
 

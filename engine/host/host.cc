@@ -96,20 +96,22 @@ HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
       log_(options_.logger ? options_.logger
                            : std::make_shared<spdlog::logger>(
                                  "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+  sessions_.reserve(sessions.size());
   for (auto& recovered : sessions) {
     if (recovered.image.removed) continue;
-    auto s = std::make_shared<Session>(recovered.image.session_id);
-    {
-      std::lock_guard<std::mutex> wake(s->wake_mu);
-      s->delivered = recovered.image.delivered_count;
-    }
+    // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
+    // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
+    // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
+    // give those pages back.)
+    auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
     s->snapshot_session_seq = recovered.image.session_seq;
-    s->snapshots = std::move(recovered.snapshots);
+    s->snapshots = SnapshotGenerations(recovered.snapshots);
     s->first_seq = recovered.first_seq;
-    s->image = std::move(recovered.image);
+    s->image.Store(recovered.image);
     s->created = true;
-    sessions_.emplace(s->id, std::move(s));
+    sessions_.insert(std::move(s));
   }
+  sessions.clear();
   last_checkpoint_seq_ = journal_->LastSequence();
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
@@ -119,11 +121,11 @@ HostImpl::~HostImpl() { Shutdown(); }
 
 int64_t HostImpl::NowMicros() { return clock_->NowMicros(); }
 
-Step HostImpl::NewStep(const Session& s) { return Step(s.image, NowMicros()); }
+Step HostImpl::NewStep(const Session& s) { return Step(s.image.Load(s.id), NowMicros()); }
 
 void HostImpl::Publish(Session& s, const Step& step) {
   const bool changed = options_.observer != nullptr && s.image.state != step.image().state;
-  s.image = step.image();
+  s.image.Store(step.image());
   if (changed) options_.observer->StateChanged(s.id, s.image.state);
 }
 
@@ -137,16 +139,16 @@ Reply<HostImpl::Locked> HostImpl::AcquireAny(std::string_view id) {
     std::shared_ptr<Session> s;
     {
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
-      auto it = sessions_.find(std::string(id));
+      auto it = sessions_.find(id);
       if (it == sessions_.end()) return NotReady();
-      s = it->second;
+      s = *it;
     }
     Lock lock(s->mu);
     if (s->removed) {
       // Unregistered while we waited; a re-registration may have put a new one in its place.
       std::shared_lock<std::shared_mutex> registry(registry_mu_);
-      auto it = sessions_.find(std::string(id));
-      if (it == sessions_.end() || it->second == s) return NotReady();
+      auto it = sessions_.find(id);
+      if (it == sessions_.end() || *it == s) return NotReady();
       continue;
     }
     if (!s->created) return NotReady();
@@ -176,11 +178,11 @@ Status HostImpl::Commit(Session& s, Step& step) {
   Publish(s, step);
   const uint64_t every = options_.snapshot_every_records;
   if (every > 0 && !s.removed && s.image.session_seq - s.snapshot_session_seq >= every) {
-    journal::Snapshot snapshot{s.id, s.image.last_seq, schema::EncodeSnapshot(SnapshotOf(s.image))};
+    journal::Snapshot snapshot{s.id, s.image.last_seq, schema::EncodeSnapshot(SnapshotOfSession(s))};
     Status written = journal_->WriteSnapshots({std::move(snapshot)});
     if (written.ok()) {
       s.snapshot_session_seq = s.image.session_seq;
-      NoteSnapshot(s, s.image.last_seq);
+      s.snapshots.Note(s.image.last_seq);
     } else {
       // Only recovery time suffers; the next due snapshot or checkpoint tries again.
       log_->warn("session '{}': snapshot failed: {}", s.id, written.ToString());
@@ -215,11 +217,13 @@ bool HostImpl::EndRecordedTask(Session& s) {
 }
 
 void HostImpl::Wake(Session& s) {
+  Activity* w = s.activity();
+  if (w == nullptr) return;  // no task and no await_delivered caller ever: nobody to wake
   {
-    std::lock_guard<std::mutex> wake(s.wake_mu);
-    ++s.wake_generation;
+    std::lock_guard<std::mutex> wake(w->mu);
+    ++w->generation;
   }
-  s.wake_cv.notify_all();
+  w->cv.notify_all();
 }
 
 bool HostImpl::StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause cause) {
@@ -249,9 +253,14 @@ Reply<Done> HostImpl::Register(std::string_view id) {
     std::shared_ptr<Session> s;
     {
       std::unique_lock<std::shared_mutex> registry(registry_mu_);
-      auto& slot = sessions_[std::string(id)];
-      if (!slot || slot->removed) slot = std::make_shared<Session>(std::string(id));
-      s = slot;
+      auto it = sessions_.find(id);
+      if (it != sessions_.end() && !(*it)->removed) {
+        s = *it;
+      } else {
+        if (it != sessions_.end()) sessions_.erase(it);  // a removed session's successor
+        s = std::make_shared<Session>(std::string(id));
+        sessions_.insert(s);
+      }
     }
     Lock lock(s->mu);
     if (s->removed) continue;  // a failed creation or an unregister won the race; look again
@@ -277,7 +286,7 @@ Reply<Done> HostImpl::Register(std::string_view id) {
       s->removed = true;
       std::unique_lock<std::shared_mutex> registry(registry_mu_);
       auto it = sessions_.find(s->id);
-      if (it != sessions_.end() && it->second == s) sessions_.erase(it);
+      if (it != sessions_.end() && *it == s) sessions_.erase(it);
       return Unavailable(status);
     }
     Publish(*s, step);
@@ -419,7 +428,7 @@ Reply<Done> HostImpl::FinishUnregisterLocked(Locked& locked, bool runtime_loop_f
   {
     std::unique_lock<std::shared_mutex> registry(registry_mu_);
     auto it = sessions_.find(sid);
-    if (it != sessions_.end() && it->second == locked.session) sessions_.erase(it);
+    if (it != sessions_.end() && *it == locked.session) sessions_.erase(it);
   }
   Wake(s);
   return Done{};
@@ -705,18 +714,19 @@ Reply<uint64_t> HostImpl::AwaitDelivered(std::string_view id, uint64_t count,
                                          std::chrono::milliseconds timeout) {
   if (auto bad = CheckId("session", id)) return *bad;
   std::shared_ptr<Session> s;
+  Activity* w = nullptr;  // lives as long as the session, which `s` keeps alive
   {
     auto locked = Acquire(id);
     if (!locked.ok()) return locked.error();
     s = locked.value().session;
+    w = &s->EnsureActivity();
   }
-  std::unique_lock<std::mutex> wake(s->wake_mu);
-  s->wake_cv.wait_for(wake, timeout,
-                      [&] { return s->delivered >= count || s->removed || shut_down_; });
-  if (shut_down_ && s->delivered < count) {
+  std::unique_lock<std::mutex> wake(w->mu);
+  w->cv.wait_for(wake, timeout, [&] { return w->delivered >= count || s->removed || shut_down_; });
+  if (shut_down_ && w->delivered < count) {
     return Error{ErrorCode::kUnavailable, "the host is shutting down", {}};
   }
-  return s->delivered;
+  return w->delivered;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -745,8 +755,8 @@ std::vector<std::string> HostImpl::Sessions() {
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);
     ids.reserve(sessions_.size());
-    for (const auto& [id, s] : sessions_) {
-      if (s->created && !s->removed) ids.push_back(id);
+    for (const auto& s : sessions_) {
+      if (s->created && !s->removed) ids.push_back(s->id);
     }
   }
   std::sort(ids.begin(), ids.end());

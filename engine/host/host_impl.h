@@ -2,6 +2,7 @@
 // Nothing outside engine/host includes this file.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,8 +11,10 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <unordered_map>
+#include <utility>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/host/host.h"
@@ -41,39 +44,156 @@ struct DrainTask {
   std::thread thread;  // joined by the host's reaper or by Shutdown, never by the task
 };
 
+// What only a session with a drain task, a respawn or an await_delivered caller needs: its
+// wake-up machinery (so `post` can wake a drain and `await_delivered` can wait without holding
+// the session's mu) and its respawn backoff. Allocated on first need: an idle session costs one
+// null pointer instead of ~110 bytes.
+struct Activity {
+  explicit Activity(uint64_t delivered_count) : delivered(delivered_count) {}
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t generation = 0;  // guarded by mu; bumped by post and by cancellation
+  uint64_t delivered = 0;   // guarded by mu; the published delivered count
+  std::chrono::milliseconds respawn_delay{0};  // guarded by the SESSION's mu
+};
+
+// What a Session keeps of its SessionImage: all of it but the id, which Session::id holds (one
+// heap copy of the id instead of two, and 32 bytes less per session).
+struct StoredImage {
+  machine::State state;
+  uint64_t last_seq = 0;
+  uint64_t session_seq = 0;
+  uint64_t incarnation = 0;
+  uint64_t inbox_count = 0;
+  uint64_t delivered_count = 0;
+  bool removed = false;
+
+  void Store(const SessionImage& image) {
+    state = image.state;
+    last_seq = image.last_seq;
+    session_seq = image.session_seq;
+    incarnation = image.incarnation;
+    inbox_count = image.inbox_count;
+    delivered_count = image.delivered_count;
+    removed = image.removed;
+  }
+  SessionImage Load(const std::string& session_id) const {
+    // Designated, so that a reordering of SessionImage's fields fails to compile.
+    return SessionImage{.session_id = session_id,
+                        .state = state,
+                        .last_seq = last_seq,
+                        .session_seq = session_seq,
+                        .incarnation = incarnation,
+                        .inbox_count = inbox_count,
+                        .delivered_count = delivered_count,
+                        .removed = removed};
+  }
+};
+// Fails when SessionImage gains a field: add it to StoredImage (and to Store and Load) too.
+static_assert(sizeof(SessionImage) == sizeof(std::string) + sizeof(StoredImage),
+              "StoredImage must mirror SessionImage field for field");
+
+// covered_seq of a session's stored snapshots, newest first; the journal keeps at most two.
+// Inline rather than a std::vector: no heap block per session.
+class SnapshotGenerations {
+ public:
+  SnapshotGenerations() = default;
+  explicit SnapshotGenerations(const std::vector<uint64_t>& newest_first) {
+    for (uint64_t covered : newest_first) Note(covered);
+  }
+  // Adds a generation (ignored when already known) and keeps the two newest.
+  void Note(uint64_t covered_seq) {
+    for (uint8_t i = 0; i < count_; ++i) {
+      if (seqs_[i] == covered_seq) return;
+    }
+    if (count_ < seqs_.size()) {
+      seqs_[count_++] = covered_seq;
+    } else if (covered_seq > seqs_[1]) {
+      seqs_[1] = covered_seq;
+    } else {
+      return;
+    }
+    if (count_ == 2 && seqs_[1] > seqs_[0]) std::swap(seqs_[0], seqs_[1]);
+  }
+  size_t size() const { return count_; }
+  uint64_t operator[](size_t i) const { return seqs_[i]; }
+
+ private:
+  std::array<uint64_t, 2> seqs_{};
+  uint8_t count_ = 0;
+};
+
+// Memory matters here: a host holds one Session per idle session (issue 9 budgets <= 1 KiB of
+// resident memory each, everything included). The id is held once, in `id` (the registry's key
+// is a view of it); whatever only busy sessions need is allocated when they first need it.
 struct Session {
   explicit Session(std::string session_id) : id(std::move(session_id)) {}
+  ~Session() { delete activity_.load(std::memory_order_relaxed); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Immutable: read without any lock (the registry's key views it).
   const std::string id;
 
   // Serialises commands and deliveries on this session. Timed, so that a drain task waiting for
   // it can notice its cancellation (the canceller may hold it while joining the task).
   std::timed_mutex mu;
   // --- guarded by mu ---
-  SessionImage image;
+  StoredImage image;  // the session's image but its id (NewStep hands steps the full image)
   std::shared_ptr<DrainTask> task;  // the newest task (possibly done); null before the first
-  std::chrono::milliseconds respawn_delay{0};
   uint64_t respawn_token = 0;         // bumped to cancel a pending respawn
   uint64_t snapshot_session_seq = 0;  // image.session_seq when it was last snapshotted
-  std::vector<uint64_t> snapshots;    // covered_seq of its stored snapshots, newest first, <= 2
+  SnapshotGenerations snapshots;      // of its stored snapshots
   // --- end guarded by mu ---
 
+  // The oldest record of this life still needed (0: unknown). Written once, before `created`;
+  // atomic so a checkpoint can read it while holding the registry (lock order: mu, registry).
+  std::atomic<uint64_t> first_seq{0};
   // Set (under mu) when UnregisterSession is durable; readers that looked the session up before
   // must treat it as unknown.
   std::atomic<bool> removed{false};
   // Set (under mu) once its first step (Initialize + RegisterSession) is durable.
   std::atomic<bool> created{false};
-  // The oldest record of this life still needed (0: unknown). Written once, before `created`;
-  // atomic so a checkpoint can read it while holding the registry (lock order: mu, registry).
-  std::atomic<uint64_t> first_seq{0};
   std::atomic<bool> fail_next_inbox_read{false};  // test hook
 
-  // Wake-ups: a separate lock, so that `post` can wake a drain and `await_delivered` can wait
-  // without holding mu.
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  uint64_t wake_generation = 0;  // guarded by wake_mu; bumped by post and by cancellation
-  uint64_t delivered = 0;        // guarded by wake_mu; the published delivered count
+  // The wake-up machinery, created on first need. Caller holds mu (creation happens only under
+  // mu, so there is never a second one; once created it lives as long as the session).
+  Activity& EnsureActivity() {
+    Activity* w = activity_.load();
+    if (w == nullptr) {
+      w = new Activity(image.delivered_count);
+      activity_.store(w);
+    }
+    return *w;
+  }
+  // Null when nobody ever waited on this session (so there is nobody to wake). Any thread.
+  // Sequentially consistent (the default), like shut_down_: Shutdown sets shut_down_ and then
+  // looks for an Activity to wake; await_delivered creates one and then checks shut_down_; at
+  // least one of the two sees the other's write.
+  Activity* activity() const { return activity_.load(); }
+
+ private:
+  std::atomic<Activity*> activity_{nullptr};
 };
+
+// The sessions by id: a hash set of the sessions themselves, looked up by id (transparent), so
+// the id is stored once (in the Session) and a node is two words plus the link (a map keyed by
+// std::string held a second copy of the id and a cached hash: ~60 bytes more per session).
+struct SessionIdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  size_t operator()(const std::shared_ptr<Session>& s) const noexcept { return (*this)(s->id); }
+};
+struct SessionIdEqual {
+  using is_transparent = void;
+  static std::string_view IdOf(std::string_view id) { return id; }
+  static std::string_view IdOf(const std::shared_ptr<Session>& s) { return s->id; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    return IdOf(a) == IdOf(b);
+  }
+};
+using SessionRegistry = std::unordered_set<std::shared_ptr<Session>, SessionIdHash, SessionIdEqual>;
 
 class HostImpl final : public Host {
  public:
@@ -133,13 +253,15 @@ class HostImpl final : public Host {
   Reply<Done> CommitAndPublish(Session& s, Step& step);
   // Where truncation may go for this session: recovery needs every record from here on.
   uint64_t TruncationPin(const Session& s) const;
-  void NoteSnapshot(Session& s, uint64_t covered_seq);
+  // The session's snapshot as of its image (the image lacks the id; this fills it in).
+  static schema::AuthoritySnapshot SnapshotOfSession(const Session& s);
   // Unregister's second step (also recovery's, for unregisters a crash interrupted): closes the
   // open obligations, unregisters, deletes the inbox and removes the session.
   Reply<Done> FinishUnregisterLocked(Locked& locked, bool runtime_loop_forced,
                                      bool comms_drain_forced);
   void CheckpointLoop();
   Error Classify(const Step& step, const Step::Staged& staged, const machine::Input& input);
+  // A step over the session's full image (its stored image lacks the id).
   Step NewStep(const Session& s);
   // Cancels the session's task (if it runs) and joins it, bounded. Returns false when the task
   // had to be abandoned. Caller holds s.mu; the cancellation must already be durable.
@@ -186,7 +308,7 @@ class HostImpl final : public Host {
   std::shared_ptr<spdlog::logger> log_;
 
   std::shared_mutex registry_mu_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by registry_mu_
+  SessionRegistry sessions_;  // guarded by registry_mu_
   std::atomic<bool> shut_down_{false};
 
   std::mutex tasks_mu_;

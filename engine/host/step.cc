@@ -7,6 +7,7 @@
 namespace burrow::host {
 
 Step::Step(const SessionImage& image, int64_t now_us) : image_(image), now_us_(now_us) {}
+Step::Step(SessionImage&& image, int64_t now_us) : image_(std::move(image)), now_us_(now_us) {}
 
 Step::Staged Step::Stage(const machine::Input& input) {
   machine::Decision decision = machine::Apply(image_.state, input);

@@ -23,6 +23,7 @@ class Step {
  public:
   // `now_us` stamps every record of the step (wall time is for people, never for logic).
   Step(const SessionImage& image, int64_t now_us);
+  Step(SessionImage&& image, int64_t now_us);
 
   enum class Verdict { kAccepted, kRejected, kInternal };
   struct Staged {
