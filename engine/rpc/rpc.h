@@ -171,6 +171,15 @@ class RemoteHost : public host::Host {
   static Result<std::unique_ptr<RemoteHost>> Connect(const Address& address,
                                                      const ConnectOptions& options);
 
+  // The same without a thread of its own: the connection's event loop belongs to the calling
+  // thread and runs inside each call, so a command costs no thread hand-off on the client side
+  // (two fewer wake-ups per command than Connect). The RemoteHost must be called, and destroyed,
+  // only on that thread, which must not run another kj event loop; `observer`s of Subscribe
+  // are called during that thread's calls, and must not call back into the RemoteHost.
+  // Errors: Unavailable (cannot connect, or the gate refused).
+  static Result<std::unique_ptr<RemoteHost>> ConnectOnThisThread(const Address& address,
+                                                                 const ConnectOptions& options);
+
   // Subscribes to `session`'s events (delivered messages, state changes); `observer` is called
   // on the connection's thread, per session in commit order, until Unsubscribe or Shutdown.
   // Errors: as Inspect.
