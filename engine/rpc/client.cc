@@ -349,7 +349,7 @@ class RemoteHostImpl final : public RemoteHost {
     try {
       if (on_this_thread_) {
         BURROW_CHECK(std::this_thread::get_id() == owner_,
-                   "a RemoteHost of ConnectOnThisThread used on another thread");
+                     "a RemoteHost of ConnectOnThisThread used on another thread");
         KJ_IF_MAYBE (h, host_) {
           return make(*h).wait(io_->waitScope);
         }
@@ -465,8 +465,8 @@ Result<std::unique_ptr<RemoteHost>> RemoteHost::Connect(const Address& address,
   return std::unique_ptr<RemoteHost>(std::move(client));
 }
 
-Result<std::unique_ptr<RemoteHost>> RemoteHost::ConnectOnThisThread(
-    const Address& address, const ConnectOptions& options) {
+Result<std::unique_ptr<RemoteHost>> RemoteHost::ConnectOnThisThread(const Address& address,
+                                                                    const ConnectOptions& options) {
   auto client = std::make_unique<RemoteHostImpl>(address, options, /*on_this_thread=*/true);
   BURROW_RETURN_IF_ERROR(client->Begin());
   return std::unique_ptr<RemoteHost>(std::move(client));

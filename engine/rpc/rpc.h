@@ -8,7 +8,8 @@
 //
 // Threads. The server's event loop only moves bytes; every host command runs on a worker thread
 // of an elastic pool (host commands block on fsync, `wait` blocks on a task), so many commands are
-// in flight at once and share fsyncs through the journal's group commit.
+// in flight at once and share fsyncs through the journal's group commit; finished commands return
+// to the loop in batches (one cross-thread wake-up per batch, not per command).
 #pragma once
 
 #include <chrono>
@@ -161,10 +162,11 @@ struct ConnectOptions {
   std::shared_ptr<spdlog::logger> logger;
 };
 
-// A host::Host whose every command is an RPC to a server. Safe for concurrent use (calls are
-// pipelined on one connection). Start() reports nothing; Checkpoint() is Unavailable (the server
-// checkpoints by itself); Shutdown() closes the connection (later calls: Unavailable). A lost
-// connection makes every pending and later call Unavailable.
+// A host::Host whose every command is an RPC to a server. From Connect, safe for concurrent use
+// (calls are pipelined on one connection); from ConnectOnThisThread, one thread's own. Start()
+// reports nothing; Checkpoint() is Unavailable (the server checkpoints by itself); Shutdown()
+// closes the connection (later calls: Unavailable). A lost connection makes every pending and later
+// call Unavailable.
 class RemoteHost : public host::Host {
  public:
   // Connects and authenticates. Errors: Unavailable (cannot connect, or the gate refused).

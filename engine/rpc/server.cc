@@ -70,13 +70,16 @@ class WorkerPool {
   ~WorkerPool() { Close(); }
 
   void Submit(kj::Function<void()> job) {
-    std::unique_lock lock(mu_);
-    jobs_.push_back(kj::mv(job));
-    if (idle_ == 0 && threads_.size() < max_threads_) {
-      threads_.emplace_back([this] { Work(); });
-    } else {
-      cv_.notify_one();
+    {
+      std::unique_lock lock(mu_);
+      jobs_.push_back(kj::mv(job));
+      if (idle_ == 0 && threads_.size() < max_threads_) {
+        threads_.emplace_back([this] { Work(); });
+        return;
+      }
     }
+    // Outside the lock, so the woken worker does not wake only to wait for it.
+    cv_.notify_one();
   }
 
   // Runs the queued jobs, then joins every thread.
@@ -201,7 +204,7 @@ class ServerImpl;
 class Completion {
  public:
   virtual ~Completion() noexcept(false) = default;  // kj::Own may throw
-  virtual void Answer() = 0;  // loop thread only
+  virtual void Answer() = 0;                        // loop thread only
 };
 
 template <typename T>
@@ -284,9 +287,8 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
       --jobs_in_flight_;
       Finished(kj::mv(completion));
     });
-    return paf.promise.then([completion, fill = kj::mv(fill)]() mutable {
-      fill(*completion->reply);
-    });
+    return paf.promise.then(
+        [completion, fill = kj::mv(fill)]() mutable { fill(*completion->reply); });
   }
 
   // Worker threads: hands a finished command to the loop; only the first of a batch wakes it.
@@ -389,7 +391,7 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   std::atomic<size_t> connection_count_{0};
 
   std::mutex finished_mu_;
-  std::vector<std::shared_ptr<Completion>> finished_;                // guarded by finished_mu_
+  std::vector<std::shared_ptr<Completion>> finished_;                   // guarded by finished_mu_
   kj::Own<const kj::CrossThreadPromiseFulfiller<void>> finished_wake_;  // guarded by finished_mu_
 
   // --- loop thread only ---
