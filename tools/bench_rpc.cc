@@ -2,9 +2,11 @@
 // side by side with the device's fsync latency measured in the same invocation.
 //
 // Workloads, each run on a fresh data directory:
-//   rpc       `--clients` RemoteHost connections to a Server on a Unix socket; each operation is
-//             one durable command (start_run / finish_run alternating on the client's own
-//             sessions, Durability::kSync), so commands of different clients share fsyncs.
+//   rpc       `--clients` RemoteHost connections to a Server on a Unix socket, each opened by
+//             its producer's thread (ConnectOnThisThread: the client's event loop runs in the
+//             caller, as a runtime's own loop would); each operation is one durable command
+//             (start_run / finish_run alternating on the client's own sessions,
+//             Durability::kSync), so commands of different clients share fsyncs.
 //   embedded  the same commands from `--clients` threads straight on the host (no RPC): what
 //             the RPC layer costs.
 //   fsync@1k  the baseline: one thread appends 256 B to a file and fdatasyncs it, paced at 1,000
@@ -53,7 +55,7 @@ struct RpcBenchFlags {
 // alternating start_run and finish_run.
 class CommandProducer : public bench::Producer {
  public:
-  CommandProducer(host::Host& host, std::vector<std::string> sessions)
+  CommandProducer(host::Host* host, std::vector<std::string> sessions)
       : host_(host), sessions_(std::move(sessions)), run_of_(sessions_.size(), 0) {}
 
   Status Op() override {
@@ -62,8 +64,8 @@ class CommandProducer : public bench::Producer {
     const uint64_t run = finishing ? run_of_[i] : ++runs_;
     const std::string run_id = fmt::format("run-{}", run);
     host::Reply<host::Done> reply =
-        finishing ? host_.FinishRun(sessions_[i], run_id, machine::RunOutcome::kCommitted)
-                  : host_.StartRun(sessions_[i], run_id);
+        finishing ? host_->FinishRun(sessions_[i], run_id, machine::RunOutcome::kCommitted)
+                  : host_->StartRun(sessions_[i], run_id);
     if (!reply.ok()) {
       return UnavailableError(fmt::format("{} on {}: {}", host::Name(reply.error().code),
                                           sessions_[i], reply.error().reason));
@@ -72,19 +74,41 @@ class CommandProducer : public bench::Producer {
     return OkStatus();
   }
 
+ protected:
+  host::Host* host_;  // set by Prepare() in RpcCommandProducer
+
  private:
-  host::Host& host_;
   std::vector<std::string> sessions_;
   std::vector<uint64_t> run_of_;  // the run started on each session (0: none)
   size_t next_ = 0;
   uint64_t runs_ = 0;
 };
 
+// A client with its own connection, opened and closed on the producer's thread.
+class RpcCommandProducer : public CommandProducer {
+ public:
+  RpcCommandProducer(rpc::Address address, std::vector<std::string> sessions)
+      : CommandProducer(nullptr, std::move(sessions)), address_(std::move(address)) {}
+
+  Status Prepare() override {
+    BURROW_ASSIGN_OR_RETURN(client_, rpc::RemoteHost::ConnectOnThisThread(address_, {}));
+    host_ = client_.get();
+    return OkStatus();
+  }
+  void Finish() override {
+    host_ = nullptr;
+    client_.reset();
+  }
+
+ private:
+  const rpc::Address address_;
+  std::unique_ptr<rpc::RemoteHost> client_;
+};
+
 class HostWorkload : public bench::Workload {
  public:
   HostWorkload(int sessions, bool over_rpc) : sessions_(sessions), over_rpc_(over_rpc) {}
   ~HostWorkload() override {
-    clients_.clear();
     if (server_) server_->Stop();
     server_.reset();
     if (host_) host_->Shutdown();
@@ -106,11 +130,6 @@ class HostWorkload : public bench::Workload {
     rpc::ServerOptions server_options;
     BURROW_ASSIGN_OR_RETURN(server_options.listen, rpc::ParseAddress("unix:" + dir + "/sock"));
     BURROW_ASSIGN_OR_RETURN(server_, rpc::Server::Start(*host_, server_options));
-    for (int i = 0; i < producers; ++i) {
-      BURROW_ASSIGN_OR_RETURN(std::unique_ptr<rpc::RemoteHost> client,
-                              rpc::RemoteHost::Connect(server_->address(), {}));
-      clients_.push_back(std::move(client));
-    }
     return OkStatus();
   }
 
@@ -118,8 +137,11 @@ class HostWorkload : public bench::Workload {
     std::vector<std::string> mine;
     for (int i = index; i < sessions_; i += producers_) mine.push_back(fmt::format("s{}", i));
     if (mine.empty()) return InvalidArgumentError("more clients than sessions");
-    host::Host& target = over_rpc_ ? static_cast<host::Host&>(*clients_[index]) : *host_;
-    return std::unique_ptr<bench::Producer>(new CommandProducer(target, std::move(mine)));
+    if (over_rpc_) {
+      return std::unique_ptr<bench::Producer>(
+          new RpcCommandProducer(server_->address(), std::move(mine)));
+    }
+    return std::unique_ptr<bench::Producer>(new CommandProducer(host_.get(), std::move(mine)));
   }
 
  private:
@@ -129,7 +151,6 @@ class HostWorkload : public bench::Workload {
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<host::Host> host_;
   std::unique_ptr<rpc::Server> server_;
-  std::vector<std::unique_ptr<rpc::RemoteHost>> clients_;
 };
 
 // The baseline: 256-byte appends + fdatasync, one thread, paced at kBaselineOpsPerSecond.

@@ -1,5 +1,8 @@
-// The RPC client (rpc.h): a kj event loop on its own thread owns the connection; callers on any
-// thread hand it calls through kj::Executor::executeSync and block until the answer is back.
+// The RPC client (rpc.h), in one of two modes:
+//   * Connect: a kj event loop on its own thread owns the connection; callers on any thread hand
+//     it calls through kj::Executor::executeSync and block until the answer is back.
+//   * ConnectOnThisThread: the connection's event loop belongs to the caller's thread and runs
+//     inside each call (promise.wait), so a command costs no thread hand-off on the client side.
 // GCC 12 reports std::variant inside kj::_::ExceptionOr<host::Reply<T>> as maybe used
 // uninitialized at -O2: a false positive (ExceptionOr only reads the value it set).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -17,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/check.h"
 #include "engine/rpc/convert.h"
 #include "engine/rpc/rpc.h"
 #include "schema/host.capnp.h"
@@ -64,8 +68,9 @@ class EventsImpl final : public wire::SessionEvents::Server {
 
 class RemoteHostImpl final : public RemoteHost {
  public:
-  RemoteHostImpl(Address address, ConnectOptions options)
-      : address_(std::move(address)),
+  RemoteHostImpl(Address address, ConnectOptions options, bool on_this_thread)
+      : on_this_thread_(on_this_thread),
+        address_(std::move(address)),
         options_(std::move(options)),
         log_(options_.logger ? options_.logger
                              : std::make_shared<spdlog::logger>(
@@ -75,6 +80,13 @@ class RemoteHostImpl final : public RemoteHost {
   ~RemoteHostImpl() noexcept override { Shutdown(); }
 
   Status Begin() {
+    if (on_this_thread_) {
+      owner_ = std::this_thread::get_id();
+      io_ = kj::heap<kj::AsyncIoContext>(kj::setupAsyncIo());
+      Status status = Establish(*io_);
+      if (!status.ok()) io_ = nullptr;
+      return status;
+    }
     std::promise<Status> ready;
     std::future<Status> started = ready.get_future();
     thread_ = std::thread([this, &ready] { Loop(ready); });
@@ -89,6 +101,15 @@ class RemoteHostImpl final : public RemoteHost {
   }
 
   void Shutdown() override {
+    if (on_this_thread_) {
+      closed_ = true;
+      if (io_.get() == nullptr) return;
+      BURROW_CHECK(std::this_thread::get_id() == owner_,
+                   "a RemoteHost of ConnectOnThisThread used on another thread");
+      Disconnect();
+      io_ = nullptr;
+      return;
+    }
     {
       std::lock_guard lock(stop_mu_);
       closed_ = true;
@@ -326,6 +347,14 @@ class RemoteHostImpl final : public RemoteHost {
     } leave{calls_in_flight_};
     if (closed_) return Unavailable("the connection to " + address_.ToString() + " is closed");
     try {
+      if (on_this_thread_) {
+        BURROW_CHECK(std::this_thread::get_id() == owner_,
+                     "a RemoteHost of ConnectOnThisThread used on another thread");
+        KJ_IF_MAYBE (h, host_) {
+          return make(*h).wait(io_->waitScope);
+        }
+        return Unavailable("the connection to " + address_.ToString() + " is closed");
+      }
       return executor_->executeSync([&]() -> kj::Promise<host::Reply<T>> {
         KJ_IF_MAYBE (h, host_) {
           return make(*h);
@@ -340,7 +369,18 @@ class RemoteHostImpl final : public RemoteHost {
   }
 
   void Loop(std::promise<Status>& ready);
+  // Connects and authenticates on the current thread's event loop `io`.
+  Status Establish(kj::AsyncIoContext& io);
+  // Drops the connection (on its loop's thread): pending calls fail with DISCONNECTED.
+  void Disconnect() {
+    subscriptions_.clear();
+    host_ = nullptr;
+    rpc_ = nullptr;
+    network_ = nullptr;
+    stream_ = nullptr;
+  }
 
+  const bool on_this_thread_;
   const Address address_;
   const ConnectOptions options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -353,42 +393,54 @@ class RemoteHostImpl final : public RemoteHost {
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> calls_in_flight_{0};
 
-  // --- connection thread only ---
+  // --- on_this_thread_ only: the caller's thread and its event loop ---
+  std::thread::id owner_;
+  kj::Own<kj::AsyncIoContext> io_;
+
+  // --- connection thread only (the owner's, on_this_thread_) ---
+  kj::Own<kj::AsyncIoStream> stream_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
   kj::Maybe<wire::RuntimeHost::Client> host_;
   std::map<uint64_t, wire::Subscription::Client> subscriptions_;
   uint64_t next_subscription_ = 0;
 };
 
-void RemoteHostImpl::Loop(std::promise<Status>& ready) {
-  auto io = kj::setupAsyncIo();
-  executor_ = kj::getCurrentThreadExecutor().addRef();
-  kj::Own<kj::AsyncIoStream> stream;
-  kj::Own<capnp::TwoPartyVatNetwork> network;
-  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+Status RemoteHostImpl::Establish(kj::AsyncIoContext& io) {
   auto& timer = io.provider->getTimer();
   const auto timeout = options_.connect_timeout.count() * kj::MILLISECONDS;
-
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
     auto address = io.provider->getNetwork().parseAddress(address_.ToString()).wait(io.waitScope);
-    stream = timer.timeoutAfter(timeout, address->connect()).wait(io.waitScope);
+    stream_ = timer.timeoutAfter(timeout, address->connect()).wait(io.waitScope);
     capnp::ReaderOptions reader_options;
     // The server is trusted; its answers (e.g. a long delivered list) may be large.
     reader_options.traversalLimitInWords = uint64_t{1} << 40;
-    network = kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::CLIENT,
-                                                  reader_options);
-    rpc = kj::heap(capnp::makeRpcClient(*network));
+    network_ = kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT,
+                                                   reader_options);
+    rpc_ = kj::heap(capnp::makeRpcClient(*network_));
     capnp::MallocMessageBuilder vat_id_message;
     auto vat_id = vat_id_message.initRoot<capnp::rpc::twoparty::VatId>();
     vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
-    auto gate = rpc->bootstrap(vat_id).castAs<wire::Gate>();
+    auto gate = rpc_->bootstrap(vat_id).castAs<wire::Gate>();
     auto request = gate.authenticateRequest();
     request.setToken(Data(options_.token.value_or("")));
     auto response = timer.timeoutAfter(timeout, request.send()).wait(io.waitScope);
     host_ = response.getHost();
   });
   KJ_IF_MAYBE (e, failure) {
-    ready.set_value(UnavailableError(
-        fmt::format("cannot connect to {}: {}", address_.ToString(), e->getDescription().cStr())));
+    Disconnect();
+    return UnavailableError(
+        fmt::format("cannot connect to {}: {}", address_.ToString(), e->getDescription().cStr()));
+  }
+  return OkStatus();
+}
+
+void RemoteHostImpl::Loop(std::promise<Status>& ready) {
+  auto io = kj::setupAsyncIo();
+  executor_ = kj::getCurrentThreadExecutor().addRef();
+  Status established = Establish(io);
+  if (!established.ok()) {
+    ready.set_value(std::move(established));
     return;
   }
   auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
@@ -399,12 +451,8 @@ void RemoteHostImpl::Loop(std::promise<Status>& ready) {
   ready.set_value(OkStatus());
   stop.promise.wait(io.waitScope);
 
-  // Drop the connection: pending calls fail with DISCONNECTED and their callers return.
-  subscriptions_.clear();
-  host_ = nullptr;
-  rpc = nullptr;
-  network = nullptr;
-  stream = nullptr;
+  Disconnect();
+  auto& timer = io.provider->getTimer();
   while (calls_in_flight_ > 0) timer.afterDelay(1 * kj::MILLISECONDS).wait(io.waitScope);
 }
 
@@ -412,7 +460,14 @@ void RemoteHostImpl::Loop(std::promise<Status>& ready) {
 
 Result<std::unique_ptr<RemoteHost>> RemoteHost::Connect(const Address& address,
                                                         const ConnectOptions& options) {
-  auto client = std::make_unique<RemoteHostImpl>(address, options);
+  auto client = std::make_unique<RemoteHostImpl>(address, options, /*on_this_thread=*/false);
+  BURROW_RETURN_IF_ERROR(client->Begin());
+  return std::unique_ptr<RemoteHost>(std::move(client));
+}
+
+Result<std::unique_ptr<RemoteHost>> RemoteHost::ConnectOnThisThread(const Address& address,
+                                                                    const ConnectOptions& options) {
+  auto client = std::make_unique<RemoteHostImpl>(address, options, /*on_this_thread=*/true);
   BURROW_RETURN_IF_ERROR(client->Begin());
   return std::unique_ptr<RemoteHost>(std::move(client));
 }

@@ -8,7 +8,8 @@
 //
 // Threads. The server's event loop only moves bytes; every host command runs on a worker thread
 // of an elastic pool (host commands block on fsync, `wait` blocks on a task), so many commands are
-// in flight at once and share fsyncs through the journal's group commit.
+// in flight at once and share fsyncs through the journal's group commit; finished commands return
+// to the loop in batches (one cross-thread wake-up per batch, not per command).
 #pragma once
 
 #include <chrono>
@@ -161,15 +162,25 @@ struct ConnectOptions {
   std::shared_ptr<spdlog::logger> logger;
 };
 
-// A host::Host whose every command is an RPC to a server. Safe for concurrent use (calls are
-// pipelined on one connection). Start() reports nothing; Checkpoint() is Unavailable (the server
-// checkpoints by itself); Shutdown() closes the connection (later calls: Unavailable). A lost
-// connection makes every pending and later call Unavailable.
+// A host::Host whose every command is an RPC to a server. From Connect, safe for concurrent use
+// (calls are pipelined on one connection); from ConnectOnThisThread, one thread's own. Start()
+// reports nothing; Checkpoint() is Unavailable (the server checkpoints by itself); Shutdown()
+// closes the connection (later calls: Unavailable). A lost connection makes every pending and later
+// call Unavailable.
 class RemoteHost : public host::Host {
  public:
   // Connects and authenticates. Errors: Unavailable (cannot connect, or the gate refused).
   static Result<std::unique_ptr<RemoteHost>> Connect(const Address& address,
                                                      const ConnectOptions& options);
+
+  // The same without a thread of its own: the connection's event loop belongs to the calling
+  // thread and runs inside each call, so a command costs no thread hand-off on the client side
+  // (two fewer wake-ups per command than Connect). The RemoteHost must be called, and destroyed,
+  // only on that thread, which must not run another kj event loop; `observer`s of Subscribe
+  // are called during that thread's calls, and must not call back into the RemoteHost.
+  // Errors: Unavailable (cannot connect, or the gate refused).
+  static Result<std::unique_ptr<RemoteHost>> ConnectOnThisThread(const Address& address,
+                                                                 const ConnectOptions& options);
 
   // Subscribes to `session`'s events (delivered messages, state changes); `observer` is called
   // on the connection's thread, per session in commit order, until Unsubscribe or Shutdown.

@@ -1,6 +1,7 @@
 // The RPC server (rpc.h): a kj event loop on its own thread accepts connections, hands each one
-// a Gate, and runs every host command on a worker thread; results come back to the loop through
-// cross-thread promise fulfillers.
+// a Gate, and runs every host command on a worker thread. Finished commands come back to the loop
+// in batches: a worker appends its result to a shared list and wakes the loop only if the list
+// was empty, so the commands of one group commit cost one cross-thread wake-up, not one each.
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <fmt/format.h>
@@ -69,13 +70,16 @@ class WorkerPool {
   ~WorkerPool() { Close(); }
 
   void Submit(kj::Function<void()> job) {
-    std::unique_lock lock(mu_);
-    jobs_.push_back(kj::mv(job));
-    if (idle_ == 0 && threads_.size() < max_threads_) {
-      threads_.emplace_back([this] { Work(); });
-    } else {
-      cv_.notify_one();
+    {
+      std::unique_lock lock(mu_);
+      jobs_.push_back(kj::mv(job));
+      if (idle_ == 0 && threads_.size() < max_threads_) {
+        threads_.emplace_back([this] { Work(); });
+        return;
+      }
     }
+    // Outside the lock, so the woken worker does not wake only to wait for it.
+    cv_.notify_one();
   }
 
   // Runs the queued jobs, then joins every thread.
@@ -196,6 +200,27 @@ namespace {
 
 class ServerImpl;
 
+// A command finished by a worker, to be answered on the loop thread.
+class Completion {
+ public:
+  virtual ~Completion() noexcept(false) = default;  // kj::Own may throw
+  virtual void Answer() = 0;                        // loop thread only
+};
+
+template <typename T>
+class CompletionOf final : public Completion {
+ public:
+  explicit CompletionOf(kj::Own<kj::PromiseFulfiller<void>> fulfiller)
+      : fulfiller_(kj::mv(fulfiller)) {}
+  // A worker sets the reply before handing the completion to the loop (which orders the two
+  // through the completion list's mutex).
+  std::optional<host::Reply<T>> reply;
+  void Answer() override { fulfiller_->fulfill(); }
+
+ private:
+  kj::Own<kj::PromiseFulfiller<void>> fulfiller_;  // created and destroyed on the loop thread
+};
+
 struct Subscriber {
   std::string session;
   wire::SessionEvents::Client events;
@@ -251,20 +276,30 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
       fill(refused);
       return kj::READY_NOW;
     }
-    auto slot = std::make_shared<std::optional<host::Reply<T>>>();
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    auto completion = std::make_shared<CompletionOf<T>>(kj::mv(paf.fulfiller));
     ++jobs_in_flight_;
     if (!waits) ++commands_in_flight_;
-    pool_.Submit([this, slot, command, waits, work = kj::mv(work),
-                  fulfiller = kj::mv(paf.fulfiller)]() mutable {
-      slot->emplace(work(host_));
-      Count(command, **slot);
-      fulfiller->fulfill();
-      fulfiller = nullptr;
+    pool_.Submit([this, completion, command, waits, work = kj::mv(work)]() mutable {
+      completion->reply.emplace(work(host_));
+      Count(command, *completion->reply);
       if (!waits) --commands_in_flight_;
       --jobs_in_flight_;
+      Finished(kj::mv(completion));
     });
-    return paf.promise.then([slot, fill = kj::mv(fill)]() mutable { fill(**slot); });
+    return paf.promise.then(
+        [completion, fill = kj::mv(fill)]() mutable { fill(*completion->reply); });
+  }
+
+  // Worker threads: hands a finished command to the loop; only the first of a batch wakes it.
+  void Finished(std::shared_ptr<Completion> completion) {
+    kj::Own<const kj::CrossThreadPromiseFulfiller<void>> to_wake;
+    {
+      std::lock_guard lock(finished_mu_);
+      finished_.push_back(std::move(completion));
+      to_wake = kj::mv(finished_wake_);
+    }
+    if (to_wake.get() != nullptr) to_wake->fulfill();
   }
 
   template <typename T>
@@ -333,6 +368,7 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
     if (connections_.erase(id) > 0) --connection_count_;
   }
   kj::Promise<void> Pump();
+  kj::Promise<void> AnswerFinished();
   void Deliver(Event& event);
   void WaitUntil(kj::WaitScope& ws, const std::function<bool()>& done,
                  std::chrono::milliseconds bound);
@@ -353,6 +389,10 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   std::atomic<uint64_t> jobs_in_flight_{0};
   std::atomic<uint64_t> commands_in_flight_{0};
   std::atomic<size_t> connection_count_{0};
+
+  std::mutex finished_mu_;
+  std::vector<std::shared_ptr<Completion>> finished_;                   // guarded by finished_mu_
+  kj::Own<const kj::CrossThreadPromiseFulfiller<void>> finished_wake_;  // guarded by finished_mu_
 
   // --- loop thread only ---
   kj::Timer* timer_ = nullptr;
@@ -782,6 +822,25 @@ kj::Promise<void> ServerImpl::Pump() {
   return kj::evalLater([this] { return Pump(); });
 }
 
+// Answers every finished command, then waits for the next batch. Each answer's completion (and
+// so its fulfiller) is destroyed here, on the loop thread.
+kj::Promise<void> ServerImpl::AnswerFinished() {
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  std::vector<std::shared_ptr<Completion>> batch;
+  {
+    std::lock_guard lock(finished_mu_);
+    if (finished_.empty()) {
+      finished_wake_ = kj::mv(paf.fulfiller);
+    } else {
+      batch.swap(finished_);
+    }
+  }
+  if (batch.empty()) return paf.promise.then([this] { return AnswerFinished(); });
+  for (const std::shared_ptr<Completion>& completion : batch) completion->Answer();
+  batch.clear();
+  return kj::evalLater([this] { return AnswerFinished(); });
+}
+
 void ServerImpl::Deliver(Event& event) {
   auto range = subscribers_.equal_range(event.session);
   std::vector<std::shared_ptr<Subscriber>> targets;
@@ -866,6 +925,7 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
     std::lock_guard lock(stop_mu_);
     stop_fulfiller_ = kj::mv(stop.fulfiller);
   }
+  kj::Maybe<kj::Promise<void>> answering = AnswerFinished().eagerlyEvaluate(nullptr);
   kj::Maybe<kj::Promise<void>> accepting = AcceptLoop(**listener).eagerlyEvaluate(nullptr);
   kj::Maybe<kj::Promise<void>> pumping;
   if (options_.events != nullptr) pumping = Pump().eagerlyEvaluate(nullptr);
@@ -914,6 +974,14 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
   connection_count_ = 0;
   tasks_ = nullptr;
   pool_.Close();
+  // Commands that finished after the last answers went out: nobody waits for them any more, but
+  // their fulfillers belong to this thread.
+  answering = nullptr;
+  {
+    std::lock_guard lock(finished_mu_);
+    finished_wake_ = nullptr;
+    finished_.clear();
+  }
   if (options_.listen.kind == Address::Kind::kUnix) unlink(options_.listen.path.c_str());
   log_->info("stopped");
 }

@@ -71,6 +71,7 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
 
   std::atomic<bool> stop{false};
   std::latch start(1);
+  std::latch prepared(count);  // every producer has run Prepare() on its thread
   std::mutex mu;
   std::condition_variable done_cv;
   int finished = 0;     // guarded by mu
@@ -81,8 +82,10 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
     threads.emplace_back([&, i] {
       Producer& producer = *producers[i];
       ProducerSlot& slot = *slots[i];
+      slot.status = producer.Prepare();
+      prepared.count_down();
       start.wait();
-      while (!stop.load(std::memory_order_relaxed) &&
+      while (slot.status.ok() && !stop.load(std::memory_order_relaxed) &&
              (options.ops_per_producer == 0 || slot.ops < options.ops_per_producer)) {
         const Clock::time_point before = Clock::now();
         Status status = producer.Op();
@@ -95,6 +98,7 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
         ++slot.ops;
       }
       slot.finished = Clock::now();
+      producer.Finish();
       std::lock_guard lock(mu);
       ++finished;
       failed = failed || !slot.status.ok();
@@ -102,6 +106,7 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
     });
   }
 
+  prepared.wait();
   started = Clock::now();
   start.count_down();
   {

@@ -25,6 +25,11 @@ class Producer {
   // workload named as not durable, written). Errors: whatever the system under test reports;
   // the first error stops the run.
   virtual Status Op() = 0;
+  // Called on the producer's own thread, untimed: Prepare() before the start signal (an error
+  // stops the run like Op's), Finish() after its last Op(). For what must live on the thread
+  // that runs Op(), e.g. a connection bound to that thread's event loop.
+  virtual Status Prepare() { return OkStatus(); }
+  virtual void Finish() {}
 };
 
 // What a run exercises. The harness makes a new Workload for every run, so nothing carries over

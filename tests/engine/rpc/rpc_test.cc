@@ -217,6 +217,51 @@ TEST_F(RpcTest, EveryCommandAnswersOverTheSocketExactlyAsTheEmbeddedHost) {
       << metrics;
 }
 
+// A client whose event loop runs on the caller's thread answers exactly like the embedded host,
+// and several of them, each on its own thread, are served at once.
+TEST_F(RpcTest, ClientsOnTheirOwnThreadsAnswerExactlyAsTheEmbeddedHost) {
+  std::thread([&] {
+    auto remote = RemoteHost::ConnectOnThisThread(served_->server().address(), {});
+    ASSERT_TRUE(remote.ok()) << remote.status();
+    Served embedded(tmp_.Sub("embedded"));
+    tools::EvalOptions options;
+    options.enable_test_hooks = true;
+    for (const char* line : kScript) {
+      EXPECT_EQ(tools::HandleLine(**remote, line, options),
+                tools::HandleLine(embedded.host(), line, options))
+          << line;
+    }
+    (*remote)->Shutdown();
+    EXPECT_EQ((*remote)->Register("late").error().code, host::ErrorCode::kUnavailable);
+  }).join();
+
+  constexpr int kThreads = 8;
+  constexpr int kRunsEach = 20;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto remote = RemoteHost::ConnectOnThisThread(served_->server().address(), {});
+      ASSERT_TRUE(remote.ok()) << remote.status();
+      const std::string session = "own-" + std::to_string(t);
+      if (!(*remote)->Register(session).ok()) return;
+      for (int r = 0; r < kRunsEach; ++r) {
+        const std::string run = "r" + std::to_string(r);
+        if ((*remote)->StartRun(session, run).ok() &&
+            (*remote)->FinishRun(session, run, machine::RunOutcome::kCommitted).ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kRunsEach);
+  auto view = served_->host().Inspect("own-3");
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(view.value().state.current_run_id.has_value());
+  WaitForConnections(0);
+}
+
 TEST_F(RpcTest, UnixSocketIsOnlyForItsOwner) {
   struct stat st {};
   ASSERT_EQ(stat(tmp_.Sub("sock").c_str(), &st), 0);
