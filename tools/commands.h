@@ -9,5 +9,6 @@ namespace burrow::tools {
 void AddMachineCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
+void AddDrillCommand(CLI::App& app, int& exit_code);
 
 }  // namespace burrow::tools
