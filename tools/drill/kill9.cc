@@ -46,10 +46,15 @@ void RunKill9(const Options& options, ScenarioReport& report) {
                                        .count());
     }
     uint64_t records = 0;
+    const size_t violations_before = report.violations.size();
     for (std::string& v : CheckAll(**child, data, ledger, CheckOptions{}, &records)) {
       violation(round, std::move(v));
     }
     report.records = records;
+    if (report.violations.size() != violations_before) {
+      (*child)->Kill();  // leave the data exactly as the check saw it (no shutdown checkpoint)
+      break;
+    }
     if (round == options.rounds) {
       int status = (*child)->Stop();
       if (status != 0) violation(round, fmt::format("the child exited with {} at EOF", status));
@@ -83,6 +88,9 @@ void RunKill9(const Options& options, ScenarioReport& report) {
     if (options.progress) options.progress(round + 1, options.rounds);
   }
   report.acknowledged = ledger.acknowledged();
+  if (ledger.unverifiable() > 0) {
+    report.figures["acknowledged_truncated_before_checked"] = ledger.unverifiable();
+  }
 }
 
 }  // namespace burrow::drill

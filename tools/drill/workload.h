@@ -91,12 +91,17 @@ class Ledger {
 
   // Requests answered with "ok": true (read-only ones included).
   uint64_t acknowledged() const { return acknowledged_; }
+  // Acknowledged commands whose records a checkpoint truncated before a check could see them
+  // (checks.h, CheckAcknowledged).
+  uint64_t unverifiable() const { return unverifiable_; }
+  void NoteUnverifiable(uint64_t n) { unverifiable_ += n; }
   std::map<std::string, SessionLedger>& sessions() { return sessions_; }
   const std::map<std::string, SessionLedger>& sessions() const { return sessions_; }
 
  private:
   std::map<std::string, SessionLedger> sessions_;
   uint64_t acknowledged_ = 0;
+  uint64_t unverifiable_ = 0;
 };
 
 // The input an acknowledged request must have journaled (nullopt: none, or not knowable).
