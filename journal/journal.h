@@ -135,9 +135,15 @@ class Journal {
   // In kSync mode it returns only after the batch is durable. Concurrent callers share one
   // write and one fsync; once it returns, Scan/ReadStream/Follow see the records.
   // Errors: Unavailable (I/O failed: nothing of the batch is visible, no sequence is consumed.
-  //         Because the outcome on disk of a failed write is unknown, every later Append is
-  //         refused with Unavailable too, until the journal is reopened and recovery has looked;
-  //         FailNextAppends does not have this effect),
+  //         The outcome on disk of a failed write is unknown and RocksDB refuses writes after
+  //         it, so the next Append first reopens the RocksDB instance inside this Journal and
+  //         checks that it holds exactly the acknowledged records: if the failed batch's bytes
+  //         reached the WAL anyway (a failed fsync whose data landed), they are removed again,
+  //         durably, with the pre-images captured at the failure, so the batch stays unapplied.
+  //         If the reopen fails (the disk still fails) that Append is Unavailable too and the next
+  //         one tries again; while the instance is closed, reads fail with Unavailable. Records
+  //         the Journal cannot account for refuse appends until a restart. FailNextAppends does
+  //         not have this effect),
   //         FailedPrecondition (opened read-only),
   //         InvalidArgument (stream longer than kMaxStreamBytes, payload or state value larger
   //         than kMaxValueBytes, empty state key; nothing is written).
