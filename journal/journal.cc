@@ -27,6 +27,7 @@
 
 #include "journal/commit_queue.h"
 #include "journal/format.h"
+#include "journal/wal_check.h"
 
 namespace burrow::journal {
 namespace {
@@ -162,6 +163,7 @@ class RocksJournal final : public Journal {
   Status DeleteSnapshots(std::string_view stream) override;
   Status Truncate(uint64_t below) override;
   void FailNextAppends(int n) override { fail_next_appends_.store(n); }
+  std::optional<Damage> DiscardedWalTail() const override { return discarded_wal_tail_; }
 
  private:
   bool writer() const { return mode_ == OpenMode::kWriter; }
@@ -231,6 +233,7 @@ class RocksJournal final : public Journal {
   void CloseDb();
 
   std::atomic<int> fail_next_appends_{0};
+  std::optional<Damage> discarded_wal_tail_;  // set once by Init
 };
 
 Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
@@ -266,6 +269,18 @@ Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
       if (std::find(KnownFamilies().begin(), KnownFamilies().end(), name) ==
           KnownFamilies().end()) {
         descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      }
+    }
+    if (exists) {
+      // Point-in-time WAL recovery stops at the first damaged record and drops the rest: right
+      // for a torn tail, silent loss for damage in the middle. Tell them apart first
+      // (journal/wal_check.h). Another writer may be appending to these files right now; then
+      // the open below is refused for the lock anyway, so a half-written tail read here does
+      // not matter (the check never refuses for a tail).
+      BURROW_ASSIGN_OR_RETURN(WalCheck wal, CheckWalFiles(env, dir_));
+      discarded_wal_tail_ = wal.discarded_tail;
+      if (discarded_wal_tail_) {
+        log_->warn("journal {}: {}; RocksDB discards it", dir_, discarded_wal_tail_->what);
       }
     }
     s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles_, &db_);

@@ -223,6 +223,12 @@ class Journal {
   //         read-only).
   virtual Status Truncate(uint64_t below) = 0;
 
+  // Writer mode: what the open found at the end of the write-ahead log — a damaged or incomplete
+  // last record, which RocksDB discards (a write torn by a crash, or damage to the last batch:
+  // the two look the same). Damage in the middle of the log refuses the open instead (DataLoss).
+  // nullopt when the log ended cleanly, and in the reader modes.
+  virtual std::optional<Damage> DiscardedWalTail() const { return std::nullopt; }
+
   // Test hook: the next `n` Append calls fail with Unavailable and write nothing.
   virtual void FailNextAppends(int n) = 0;
 

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "recovery/recovery.h"
 #include "tools/drill/checks.h"
@@ -77,6 +78,7 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
   host_options.checkpoint_every_records = 0;
   journal::Options journal_options;
   journal_options.logger = options.logger;
+  std::set<std::string> refusal_shown;  // one example refusal per kind of file, for the summary
 
   for (uint64_t round = 0; round < options.rounds; ++round) {
     const std::string round_dir = fmt::format("{}/round-{}", options.data_dir, round);
@@ -110,7 +112,7 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
         break;
       }
       truth = Truth(*observed);
-      report.records = host.journal().LastSequence();
+      report.records += host.journal().LastSequence();  // summed over the rounds' journals
       // A crash image: the directory as a crash would leave it (every acknowledged batch synced;
       // nothing is written while the copy runs, the drains having delivered everything).
       if (crash_image) fs::copy(live_dir, image_dir, fs::copy_options::recursive, ec);
@@ -159,6 +161,10 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
     // Start on the damaged directory.
     if (auto started = InProcessHost::Open(dir, journal_options, host_options); !started.ok()) {
       ++report.figures["outcome_start_refused"];
+      if (refusal_shown.insert(kind).second) {
+        report.notes.push_back(fmt::format("a refused start ({} damaged): {}", kind,
+                                           started.status().ToString()));
+      }
       ++report.restarts;
     } else {
       ++report.restarts;
@@ -170,6 +176,11 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
         ++report.figures["outcome_started_verify_caught"];
       } else if (intact) {
         ++report.figures["outcome_started_state_intact"];
+      } else if ((*started)->journal().DiscardedWalTail()) {
+        // The damage hit the WAL's last record: indistinguishable from a write torn by a crash,
+        // so RocksDB discards it and the open reports it (journal.h, DiscardedWalTail). The last
+        // acknowledged batch is lost, loudly; counted and explained, not hidden.
+        ++report.figures["outcome_started_last_wal_record_discarded_and_reported"];
       } else {
         violation(round,
                   fmt::format("{} bytes flipped in {} ({}): the host started with a state other "
@@ -179,6 +190,13 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
       }
     }
     if (report.violations.size() == violations_before) fs::remove_all(round_dir, ec);
+    if (report.figures.count("outcome_started_last_wal_record_discarded_and_reported") &&
+        refusal_shown.insert("tail-note").second) {
+      report.notes.push_back(
+          "damage inside the WAL's last record looks exactly like a write torn by a crash: the "
+          "start discards that record and reports it (the last acknowledged batch is lost); "
+          "damage anywhere before it refuses the start");
+    }
     report.rounds = round + 1;
     if (options.progress) options.progress(round + 1, options.rounds);
   }

@@ -98,13 +98,6 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
 
   for (uint64_t round = 0; round < options.rounds; ++round) {
     for (uint64_t k = rng() % 6; k > 0; --k) run(workload.Next());
-    nlohmann::json request = workload.Next();
-    for (int tries = 0; !ExpectationOf(request) && tries < 100; ++tries) {
-      run(request);
-      request = workload.Next();
-    }
-    const Expectation expected = *ExpectationOf(request);
-    const std::string session = request["session"];
 
     Result<Observed> before = Observe(*host, std::chrono::seconds(10));
     if (!before.ok()) {
@@ -116,13 +109,18 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
     const IoOp op = rng() % 2 ? IoOp::kAppend : IoOp::kSync;
     const std::string fault = fmt::format("{} on WAL {}", kind == IoErrorKind::kEio ? "EIO" : "ENOSPC",
                                           op == IoOp::kAppend ? "append" : "sync");
+    // The disk fails from now on. Commands that do not need it (rejections, accepted no-ops)
+    // are answered as usual and must write nothing; the first one that needs it must get
+    // Unavailable.
     fs->InjectWalErrors(kind, op, 1'000'000);
-    nlohmann::json response = *host->Call(request);
-
-    if (!IsUnavailable(response)) {
-      fs->ClearErrors();
-      // Not Unavailable: the command did not need the disk (a rejection or an accepted no-op
-      // that writes nothing). Then it must not have written anything either.
+    std::optional<nlohmann::json> failing;
+    for (int tries = 0; tries < 40 && !failing; ++tries) {
+      nlohmann::json request = workload.Next();
+      nlohmann::json response = *host->Call(request);
+      if (IsUnavailable(response)) {
+        failing = request;
+        break;
+      }
       ++report.figures["commands_that_needed_no_write"];
       if (response.value("ok", false) && host->journal().LastSequence() != before_seq) {
         violation(round, fmt::format("{} was acknowledged while every WAL write failed ({})",
@@ -130,35 +128,43 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
       }
       workload.Observe(request, response);
       ledger.Record(request, response);
-    } else {
-      ++report.figures["unavailable_commands"];
-      ++report.figures["unavailable_after_" + fault];
-      // Reads keep working while the disk still fails, and show nothing of the command.
-      Result<Observed> during = Observe(*host, std::chrono::seconds(10));
-      if (!during.ok()) {
-        violation(round, fmt::format("reads stopped working during {}: {}", fault,
-                                     during.status().ToString()));
-      } else if (!(*during == *before)) {
-        violation(round, fmt::format("{} got Unavailable ({}) yet the host changed:{}",
-                                     request.dump(), fault, Differences(*before, *during)));
-      }
-      if (host->journal().LastSequence() != before_seq) {
-        violation(round, fmt::format("{} got Unavailable ({}) yet the journal moved from {} to {}",
-                                     request.dump(), fault, before_seq,
-                                     host->journal().LastSequence()));
-      }
+    }
+    if (!failing) {
       fs->ClearErrors();
-      // The host carries on: the same command again, no restart.
-      nlohmann::json retry = *host->Call(request);
-      if (IsUnavailable(retry)) {
-        violation(round, fmt::format("the host did not carry on after {} stopped: {}", fault,
-                                     retry.dump()));
-      } else {
-        ++report.figures["carried_on_without_restart"];
-      }
-      // The retry's own record: exactly one when it was acknowledged; at most one when it was
-      // refused (set_peer_ingress journals the inputs its step accepted before the rejection).
-      Result<uint64_t> copies = CountMatching(host->journal(), before_seq, session, expected);
+      continue;
+    }
+    const nlohmann::json request = *failing;
+    ++report.figures["unavailable_commands"];
+    ++report.figures["unavailable_after_" + fault];
+    // Reads keep working while the disk still fails, and show nothing of the failed command
+    // (nor of the commands before it, which needed no write).
+    Result<Observed> during = Observe(*host, std::chrono::seconds(10));
+    if (!during.ok()) {
+      violation(round, fmt::format("reads stopped working during {}: {}", fault,
+                                   during.status().ToString()));
+    } else if (!(*during == *before)) {
+      violation(round, fmt::format("{} got Unavailable ({}) yet the host changed:{}",
+                                   request.dump(), fault, Differences(*before, *during)));
+    }
+    if (host->journal().LastSequence() != before_seq) {
+      violation(round, fmt::format("{} got Unavailable ({}) yet the journal moved from {} to {}",
+                                   request.dump(), fault, before_seq,
+                                   host->journal().LastSequence()));
+    }
+    fs->ClearErrors();
+    // The host carries on: the same command again, no restart.
+    nlohmann::json retry = *host->Call(request);
+    if (IsUnavailable(retry)) {
+      violation(round, fmt::format("the host did not carry on after {} stopped: {}", fault,
+                                   retry.dump()));
+    } else {
+      ++report.figures["carried_on_without_restart"];
+    }
+    // The retry's own record: exactly one when it was acknowledged; at most one when it was
+    // refused (set_peer_ingress journals the inputs its step accepted before the rejection).
+    if (std::optional<Expectation> expected = ExpectationOf(request)) {
+      Result<uint64_t> copies =
+          CountMatching(host->journal(), before_seq, request["session"], *expected);
       const bool acknowledged = retry.value("ok", false) && !retry.value("duplicate", false);
       if (!copies.ok()) {
         violation(round, "cannot read the journal: " + copies.status().ToString());
@@ -168,9 +174,9 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
                                      fault, request.dump(), *copies,
                                      acknowledged ? "1" : "at most 1"));
       }
-      workload.Observe(request, retry);
-      ledger.Record(request, retry);
     }
+    workload.Observe(request, retry);
+    ledger.Record(request, retry);
     uint64_t records = 0;
     for (std::string& v : CheckAll(*host, dir, ledger, CheckOptions{}, &records)) {
       violation(round, std::move(v));
