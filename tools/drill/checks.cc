@@ -306,6 +306,73 @@ void CheckDelivery(const journal::Journal& journal, Ledger& ledger, const Observ
   }
 }
 
+namespace {
+
+std::string Differences(const Observed& a, const Observed& b) {
+  std::string out;
+  for (const auto& [id, view] : a.sessions) {
+    auto it = b.sessions.find(id);
+    if (it == b.sessions.end()) {
+      out += fmt::format(" '{}' disappeared;", id);
+    } else if (!(it->second == view)) {
+      out += fmt::format(" '{}' changed (drain {} → {}, task running {} → {}, incarnation {} → {}, "
+                         "delivered {} → {}, pending {} → {});",
+                         id, view.state.value("drain_phase", ""),
+                         it->second.state.value("drain_phase", ""), view.task_running,
+                         it->second.task_running, view.incarnation, it->second.incarnation,
+                         view.delivered, it->second.delivered, view.inbox_pending,
+                         it->second.inbox_pending);
+    }
+  }
+  for (const auto& [id, view] : b.sessions) {
+    if (!a.sessions.count(id)) out += fmt::format(" '{}' appeared;", id);
+  }
+  return out;
+}
+
+}  // namespace
+
+void CheckNothingApplied(const std::string& command, const Observed& before, const Observed& after,
+                         uint64_t seq_before, uint64_t seq_after, std::vector<std::string>& out) {
+  if (!(after == before)) {
+    out.push_back(fmt::format("{} got Unavailable yet the host changed:{}", command,
+                              Differences(before, after)));
+  }
+  if (seq_after != seq_before) {
+    out.push_back(fmt::format("{} got Unavailable yet the journal moved from {} to {}", command,
+                              seq_before, seq_after));
+  }
+}
+
+// A full read of the journal in `dir` through a read-only instance: DataLoss/Unavailable when any
+// record, state value or snapshot is damaged or the records do not replay.
+Status VerifyJournal(const std::string& dir) {
+  journal::Options ro;
+  ro.mode = journal::OpenMode::kReadOnly;
+  BURROW_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(dir, ro));
+  std::vector<std::string> problems;
+  CheckGapFree(*journal, problems);
+  if (!problems.empty()) return DataLossError(problems.front());
+  BURROW_RETURN_IF_ERROR(journal->ScanState("", [](std::string_view, std::string_view) {
+    return true;
+  }));
+  std::vector<std::string> streams;
+  BURROW_RETURN_IF_ERROR(journal->ScanSnapshotHeads([&](std::string_view stream, uint64_t) {
+    streams.emplace_back(stream);
+    return true;
+  }));
+  for (const std::string& stream : streams) {
+    std::vector<journal::Damage> damaged;
+    BURROW_ASSIGN_OR_RETURN(auto snapshots, journal->Snapshots(stream, &damaged));
+    if (!damaged.empty()) {
+      return DataLossError(fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq,
+                                       damaged[0].what));
+    }
+  }
+  return recovery::Rebuild(*journal).status();
+}
+
+
 std::vector<std::string> CheckAll(Target& target, const std::string& data_dir, Ledger& ledger,
                                   const CheckOptions& options, uint64_t* records) {
   std::vector<std::string> out;

@@ -70,6 +70,18 @@ void CheckAcknowledged(const journal::Journal& journal, Ledger& ledger,
 void CheckDelivery(const journal::Journal& journal, Ledger& ledger, const Observed& live,
                    std::vector<std::string>& out, uint64_t* lost = nullptr);
 
+// io-errors: a command answered Unavailable applied nothing. `before` and `after` are what the
+// host showed before the command and after it (the disk still failing); the sequences are the
+// journal's newest before and after. Reports any difference: authorities, tasks started or
+// stopped (running, incarnation), inbox and delivered counts, sessions, sequences consumed.
+void CheckNothingApplied(const std::string& command, const Observed& before, const Observed& after,
+                         uint64_t seq_before, uint64_t seq_after, std::vector<std::string>& out);
+
+// corruption: a full read of the journal in `dir` through a read-only instance — every record
+// (gap-free, decodable), every state value, every snapshot, and a replay. Errors: DataLoss naming
+// what is damaged, Unavailable, NotFound (no journal).
+Status VerifyJournal(const std::string& dir);
+
 struct CheckOptions {
   std::chrono::milliseconds quiesce{10'000};
   uint64_t* lost = nullptr;  // see CheckAcknowledged

@@ -37,34 +37,6 @@ std::map<std::string, nlohmann::json> Truth(const Observed& observed) {
   return out;
 }
 
-// A full read of the journal in `dir` through a read-only instance: DataLoss/Unavailable when any
-// record, state value or snapshot is damaged or the records do not replay.
-Status VerifyJournal(const std::string& dir) {
-  journal::Options ro;
-  ro.mode = journal::OpenMode::kReadOnly;
-  BURROW_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(dir, ro));
-  std::vector<std::string> problems;
-  CheckGapFree(*journal, problems);
-  if (!problems.empty()) return DataLossError(problems.front());
-  BURROW_RETURN_IF_ERROR(journal->ScanState("", [](std::string_view, std::string_view) {
-    return true;
-  }));
-  std::vector<std::string> streams;
-  BURROW_RETURN_IF_ERROR(journal->ScanSnapshotHeads([&](std::string_view stream, uint64_t) {
-    streams.emplace_back(stream);
-    return true;
-  }));
-  for (const std::string& stream : streams) {
-    std::vector<journal::Damage> damaged;
-    BURROW_ASSIGN_OR_RETURN(auto snapshots, journal->Snapshots(stream, &damaged));
-    if (!damaged.empty()) {
-      return DataLossError(fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq,
-                                       damaged[0].what));
-    }
-  }
-  return recovery::Rebuild(*journal).status();
-}
-
 }  // namespace
 
 void RunCorruption(const Options& options, ScenarioReport& report) {

@@ -19,28 +19,6 @@
 namespace burrow::drill {
 namespace {
 
-std::string Differences(const Observed& a, const Observed& b) {
-  std::string out;
-  for (const auto& [id, view] : a.sessions) {
-    auto it = b.sessions.find(id);
-    if (it == b.sessions.end()) {
-      out += fmt::format(" '{}' disappeared;", id);
-    } else if (!(it->second == view)) {
-      out += fmt::format(" '{}' changed (drain {} → {}, task running {} → {}, incarnation {} → {}, "
-                         "delivered {} → {}, pending {} → {});",
-                         id, view.state.value("drain_phase", ""),
-                         it->second.state.value("drain_phase", ""), view.task_running,
-                         it->second.task_running, view.incarnation, it->second.incarnation,
-                         view.delivered, it->second.delivered, view.inbox_pending,
-                         it->second.inbox_pending);
-    }
-  }
-  for (const auto& [id, view] : b.sessions) {
-    if (!a.sessions.count(id)) out += fmt::format(" '{}' appeared;", id);
-  }
-  return out;
-}
-
 // How many records after `after` carry what `expected` describes.
 Result<uint64_t> CountMatching(const journal::Journal& journal, uint64_t after,
                                const std::string& session, const Expectation& expected) {
@@ -142,14 +120,11 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
     if (!during.ok()) {
       violation(round, fmt::format("reads stopped working during {}: {}", fault,
                                    during.status().ToString()));
-    } else if (!(*during == *before)) {
-      violation(round, fmt::format("{} got Unavailable ({}) yet the host changed:{}",
-                                   request.dump(), fault, Differences(*before, *during)));
-    }
-    if (host->journal().LastSequence() != before_seq) {
-      violation(round, fmt::format("{} got Unavailable ({}) yet the journal moved from {} to {}",
-                                   request.dump(), fault, before_seq,
-                                   host->journal().LastSequence()));
+    } else {
+      std::vector<std::string> applied;
+      CheckNothingApplied(fmt::format("{} ({})", request.dump(), fault), *before, *during,
+                          before_seq, host->journal().LastSequence(), applied);
+      for (std::string& v : applied) violation(round, std::move(v));
     }
     fs->ClearErrors();
     // The host carries on: the same command again, no restart.
