@@ -92,6 +92,30 @@ TEST_F(JournalFaultModelTest, UnderDurabilityNoneAPowerCutLosesAcknowledgedRecor
   EXPECT_LT(Open(tmp_.Sub("j"))->LastSequence(), 5u);
 }
 
+TEST_F(JournalFaultModelTest, ANewFileWhoseDirectoryWasNeverSyncedDisappearsAtTheCut) {
+  auto fs = std::make_shared<FaultFileSystem>();
+  const std::string dir = tmp_.path();
+  auto write = [&](const std::string& name, bool sync_dir) {
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    ASSERT_TRUE(fs->NewWritableFile(dir + "/" + name, rocksdb::FileOptions(), &file, nullptr).ok());
+    ASSERT_TRUE(file->Append("data", rocksdb::IOOptions(), nullptr).ok());
+    ASSERT_TRUE(file->Sync(rocksdb::IOOptions(), nullptr).ok());
+    ASSERT_TRUE(file->Close(rocksdb::IOOptions(), nullptr).ok());
+    if (sync_dir) {
+      std::unique_ptr<rocksdb::FSDirectory> directory;
+      ASSERT_TRUE(fs->NewDirectory(dir, rocksdb::IOOptions(), &directory, nullptr).ok());
+      ASSERT_TRUE(directory->Fsync(rocksdb::IOOptions(), nullptr).ok());
+    }
+  };
+  write("durable", /*sync_dir=*/true);
+  write("unnamed", /*sync_dir=*/false);
+  fs->CutPower();
+  drill::DropReport dropped = fs->DropUnsyncedData();
+  EXPECT_EQ(dropped.files_deleted, 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/durable"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/unnamed"));
+}
+
 TEST_F(JournalFaultModelTest, AWriteTornByACutInsideItsSyncIsDiscarded) {
   for (uint64_t seed = 1; seed <= 8; ++seed) {
     const std::string dir = tmp_.Sub("j" + std::to_string(seed));
