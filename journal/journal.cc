@@ -536,9 +536,8 @@ Status RocksJournal::ReopenAfterWriteFailure(uint64_t acknowledged_last) {
       if (!s.ok()) {
         std::lock_guard error_lock(write_error_mu_);
         undo_ = std::move(undo);
-        return UnavailableError(
-            fmt::format("{}; undoing the failed write after the reopen failed: {}", error,
-                        s.ToString()));
+        return UnavailableError(fmt::format(
+            "{}; undoing the failed write after the reopen failed: {}", error, s.ToString()));
       }
       log_->warn(
           "journal {}: records {}..{} of a write reported as failed had reached the WAL; they "
@@ -565,9 +564,10 @@ Status RocksJournal::ReopenAfterWriteFailure(uint64_t acknowledged_last) {
     failed_last_seq_ = 0;
   }
   write_failed_.store(false, std::memory_order_release);
-  log_->warn("journal {}: reopened after a failed write; the journal holds exactly the {} "
-             "acknowledged records, appends go on",
-             dir_, acknowledged_last);
+  log_->warn(
+      "journal {}: reopened after a failed write; the journal holds exactly the {} "
+      "acknowledged records, appends go on",
+      dir_, acknowledged_last);
   return OkStatus();
 }
 

@@ -42,7 +42,8 @@ Parsed ParseAt(const std::string& data, size_t pos, size_t* next, uint8_t* type_
   }
   const char* h = data.data() + pos;
   const uint32_t stored = Fixed32(h);
-  const size_t length = static_cast<uint8_t>(h[4]) | static_cast<size_t>(static_cast<uint8_t>(h[5])) << 8;
+  const size_t length = static_cast<uint8_t>(h[4]) | static_cast<size_t>(static_cast<uint8_t>(h[5]))
+                                                         << 8;
   const uint8_t type = static_cast<uint8_t>(h[6]);
   *type_out = type;
   if (type == 0 && length == 0 && stored == 0) return Parsed::kZero;  // preallocated, unwritten
@@ -145,7 +146,10 @@ Result<WalCheck> CheckWalFiles(rocksdb::Env* env, const std::string& dir) {
   for (const std::string& name : children) {
     if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".log") != 0) continue;
     const std::string digits = name.substr(0, name.size() - 4);
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+    if (digits.empty() ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
     wals.emplace_back(std::stoull(digits), name);
   }
   std::sort(wals.begin(), wals.end());

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -69,9 +69,9 @@ int RunDrill(const DrillFlags& flags) {
                flags.scenario);
     return 2;
   }
-  const uint64_t seed =
-      flags.seed.value_or(static_cast<uint64_t>(
-          std::chrono::system_clock::now().time_since_epoch().count()) % 1'000'000'000);
+  const uint64_t seed = flags.seed.value_or(
+      static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
+      1'000'000'000);
 
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -101,8 +101,11 @@ int RunDrill(const DrillFlags& flags) {
   if (!flags.json) fmt::print("burrow drill: seed {}, data {}\n", seed, root);
   std::fflush(stdout);
   bool failed = false;
-  nlohmann::json all = {{"scenario", "all"}, {"seed", seed}, {"rounds", 0},
-                        {"acknowledged", 0}, {"violations", nlohmann::json::array()},
+  nlohmann::json all = {{"scenario", "all"},
+                        {"seed", seed},
+                        {"rounds", 0},
+                        {"acknowledged", 0},
+                        {"violations", nlohmann::json::array()},
                         {"scenarios", nlohmann::json::array()}};
   for (drill::Scenario scenario : scenarios) {
     drill::Options options;

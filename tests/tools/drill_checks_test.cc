@@ -2,12 +2,11 @@
 // acknowledged post, a double delivery, a gap, a state that differs from the replay, a Running
 // drain without a task, an Unavailable command that changed something, ...) and asserts the
 // checker reports it. A checker that cannot fail is no checker.
-#include "tools/drill/checks.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/journal/journal_test_util.h"
+#include "tools/drill/checks.h"
 #include "tools/drill/target.h"
 #include "tools/drill/workload.h"
 
@@ -83,7 +82,8 @@ TEST_F(DrillChecksTest, AnAcknowledgedPostThatIsNotInTheJournalIsReportedLost) {
 }
 
 TEST_F(DrillChecksTest, AnAcknowledgedTransitionThatIsNotInTheJournalIsReported) {
-  ledger_.Record({{"cmd", "start_run"}, {"session", "s"}, {"run", "never-started"}}, {{"ok", true}});
+  ledger_.Record({{"cmd", "start_run"}, {"session", "s"}, {"run", "never-started"}},
+                 {{"ok", true}});
   std::vector<std::string> out;
   CheckAcknowledged(*ReadOnly(), ledger_, out);
   ASSERT_EQ(out.size(), 1u);
@@ -128,8 +128,8 @@ TEST_F(DrillChecksTest, AMessageDeliveredThatWasNeverPostedIsReported) {
 }
 
 TEST_F(DrillChecksTest, PostsOfUnknownOutcomeAreResolvedFromTheJournal) {
-  json landed = {{"cmd", "post"}, {"session", "s"}, {"message_id", "m-landed"},
-                 {"from", "p"},   {"body", "b"}};
+  json landed = {
+      {"cmd", "post"}, {"session", "s"}, {"message_id", "m-landed"}, {"from", "p"}, {"body", "b"}};
   (void)*host_->Call(landed);
   ledger_.RecordUnknown(landed);
   ledger_.RecordUnknown({{"cmd", "post"}, {"session", "s"}, {"message_id", "m-never"}});

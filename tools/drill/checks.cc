@@ -77,18 +77,18 @@ Result<Observed> Observe(Target& target, std::chrono::milliseconds quiesce) {
 void CheckGapFree(const journal::Journal& journal, std::vector<std::string>& out) {
   Status decoded;
   uint64_t expected = journal.FirstSequence();
-  Status scanned = journal.Scan(journal.FirstSequence(), journal.LastSequence(),
-                                [&](const journal::Record& r) {
-                                  if (r.seq != expected) {
-                                    decoded = DataLossError(fmt::format(
-                                        "gap: expected record {}, found {}", expected, r.seq));
-                                    return false;
-                                  }
-                                  ++expected;
-                                  auto envelope = schema::DecodeRecord(r.seq, r.payload);
-                                  decoded = envelope.status();
-                                  return decoded.ok();
-                                });
+  Status scanned =
+      journal.Scan(journal.FirstSequence(), journal.LastSequence(), [&](const journal::Record& r) {
+        if (r.seq != expected) {
+          decoded =
+              DataLossError(fmt::format("gap: expected record {}, found {}", expected, r.seq));
+          return false;
+        }
+        ++expected;
+        auto envelope = schema::DecodeRecord(r.seq, r.payload);
+        decoded = envelope.status();
+        return decoded.ok();
+      });
   if (!scanned.ok()) out.push_back("journal is not gap-free: " + scanned.ToString());
   if (!decoded.ok()) out.push_back("journal record damaged: " + decoded.ToString());
   if (scanned.ok() && decoded.ok() && journal.LastSequence() + 1 != expected) {
@@ -118,9 +118,10 @@ void CheckReplay(const journal::Journal& journal, const Observed& live,
     const host::SessionImage& image = it->second.image;
     const json replayed = tools::StateToJson(image.state);
     if (replayed != view.state) {
-      out.push_back(fmt::format("session '{}': the host's authority {} differs from the replay of "
-                                "its records {}",
-                                id, view.state.dump(), replayed.dump()));
+      out.push_back(
+          fmt::format("session '{}': the host's authority {} differs from the replay of "
+                      "its records {}",
+                      id, view.state.dump(), replayed.dump()));
     }
     if (image.delivered_count != view.delivered ||
         image.inbox_count - image.delivered_count != view.inbox_pending) {
@@ -203,8 +204,8 @@ void CheckAcknowledged(const journal::Journal& journal, Ledger& ledger,
     if (session.expected.empty()) continue;
     auto records = journal.ReadStream(id, session.cursor + 1, SIZE_MAX);
     if (!records.ok()) {
-      out.push_back(fmt::format("cannot read the stream of '{}': {}", id,
-                                records.status().ToString()));
+      out.push_back(
+          fmt::format("cannot read the stream of '{}': {}", id, records.status().ToString()));
       continue;
     }
     std::vector<schema::RecordEnvelope> envelopes;
@@ -297,9 +298,9 @@ void CheckDelivery(const journal::Journal& journal, Ledger& ledger, const Observ
       if (lost != nullptr) {
         ++*lost;
       } else {
-        out.push_back(fmt::format("session '{}': acknowledged post {} is lost ({})", id, m,
-                                  indexed ? "in the inbox index but neither delivered nor pending"
-                                          : "not in the inbox"));
+        out.push_back(fmt::format(
+            "session '{}': acknowledged post {} is lost ({})", id, m,
+            indexed ? "in the inbox index but neither delivered nor pending" : "not in the inbox"));
       }
     }
     session.acked_posts = std::move(kept);
@@ -315,13 +316,12 @@ std::string Differences(const Observed& a, const Observed& b) {
     if (it == b.sessions.end()) {
       out += fmt::format(" '{}' disappeared;", id);
     } else if (!(it->second == view)) {
-      out += fmt::format(" '{}' changed (drain {} → {}, task running {} → {}, incarnation {} → {}, "
-                         "delivered {} → {}, pending {} → {});",
-                         id, view.state.value("drain_phase", ""),
-                         it->second.state.value("drain_phase", ""), view.task_running,
-                         it->second.task_running, view.incarnation, it->second.incarnation,
-                         view.delivered, it->second.delivered, view.inbox_pending,
-                         it->second.inbox_pending);
+      out += fmt::format(
+          " '{}' changed (drain {} → {}, task running {} → {}, incarnation {} → {}, "
+          "delivered {} → {}, pending {} → {});",
+          id, view.state.value("drain_phase", ""), it->second.state.value("drain_phase", ""),
+          view.task_running, it->second.task_running, view.incarnation, it->second.incarnation,
+          view.delivered, it->second.delivered, view.inbox_pending, it->second.inbox_pending);
     }
   }
   for (const auto& [id, view] : b.sessions) {
@@ -353,9 +353,8 @@ Status VerifyJournal(const std::string& dir) {
   std::vector<std::string> problems;
   CheckGapFree(*journal, problems);
   if (!problems.empty()) return DataLossError(problems.front());
-  BURROW_RETURN_IF_ERROR(journal->ScanState("", [](std::string_view, std::string_view) {
-    return true;
-  }));
+  BURROW_RETURN_IF_ERROR(
+      journal->ScanState("", [](std::string_view, std::string_view) { return true; }));
   std::vector<std::string> streams;
   BURROW_RETURN_IF_ERROR(journal->ScanSnapshotHeads([&](std::string_view stream, uint64_t) {
     streams.emplace_back(stream);
@@ -365,13 +364,12 @@ Status VerifyJournal(const std::string& dir) {
     std::vector<journal::Damage> damaged;
     BURROW_ASSIGN_OR_RETURN(auto snapshots, journal->Snapshots(stream, &damaged));
     if (!damaged.empty()) {
-      return DataLossError(fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq,
-                                       damaged[0].what));
+      return DataLossError(
+          fmt::format("snapshot of '{}' at {}: {}", stream, damaged[0].seq, damaged[0].what));
     }
   }
   return recovery::Rebuild(*journal).status();
 }
-
 
 std::vector<std::string> CheckAll(Target& target, const std::string& data_dir, Ledger& ledger,
                                   const CheckOptions& options, uint64_t* records) {

@@ -134,8 +134,8 @@ void RunCorruption(const Options& options, ScenarioReport& report) {
     if (auto started = InProcessHost::Open(dir, journal_options, host_options); !started.ok()) {
       ++report.figures["outcome_start_refused"];
       if (refusal_shown.insert(kind).second) {
-        report.notes.push_back(fmt::format("a refused start ({} damaged): {}", kind,
-                                           started.status().ToString()));
+        report.notes.push_back(
+            fmt::format("a refused start ({} damaged): {}", kind, started.status().ToString()));
       }
       ++report.restarts;
     } else {

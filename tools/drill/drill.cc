@@ -91,9 +91,9 @@ ScenarioReport RunScenario(Scenario scenario, const Options& options) {
 }
 
 std::string HumanSummary(const ScenarioReport& r) {
-  std::string out = fmt::format(
-      "{}: {} rounds, {} commands acknowledged, {} journal records, {} restarts", r.scenario,
-      r.rounds, r.acknowledged, r.records, r.restarts);
+  std::string out =
+      fmt::format("{}: {} rounds, {} commands acknowledged, {} journal records, {} restarts",
+                  r.scenario, r.rounds, r.acknowledged, r.records, r.restarts);
   if (!r.recovery_ms.empty()) {
     out += fmt::format(", recovery median {:.1f} ms (max {:.1f} ms)", Median(r.recovery_ms),
                        *std::max_element(r.recovery_ms.begin(), r.recovery_ms.end()));

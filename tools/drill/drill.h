@@ -57,10 +57,10 @@ struct Options {
 struct ScenarioReport {
   std::string scenario;
   uint64_t seed = 0;
-  uint64_t rounds = 0;        // rounds run
-  uint64_t acknowledged = 0;  // commands acknowledged (ok: true) by the host
-  uint64_t records = 0;       // journal records at the end (the last round's journal)
-  uint64_t restarts = 0;      // recoveries performed
+  uint64_t rounds = 0;              // rounds run
+  uint64_t acknowledged = 0;        // commands acknowledged (ok: true) by the host
+  uint64_t records = 0;             // journal records at the end (the last round's journal)
+  uint64_t restarts = 0;            // recoveries performed
   std::vector<double> recovery_ms;  // one per restart
   std::vector<Violation> violations;
   // Scenario-specific figures, e.g. "lost_acknowledged" (powerloss --durability none),

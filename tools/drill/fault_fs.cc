@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <vector>
 
@@ -42,7 +43,7 @@ class FaultWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
     rocksdb::IOStatus s = fs_->BeforeWrite(path_, IoOp::kAppend);
     if (!s.ok()) return s;
     s = target()->PositionedAppend(data, offset, options, dbg);
-    if (s.ok()) fs_->Truncated(path_, UINT64_MAX), fs_->Appended(path_, 0);
+    if (s.ok()) fs_->Resized(path_);
     return s;
   }
   rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
@@ -116,8 +117,10 @@ rocksdb::IOStatus PowerOff() { return rocksdb::IOStatus::IOError("drill: power i
 }  // namespace
 
 bool IsWalFile(const std::string& path) {
-  return path.size() > 4 && path.compare(path.size() - 4, 4, ".log") == 0 &&
-         path.find("LOG") == std::string::npos;
+  // RocksDB names WAL files <number>.log (the info log is LOG, LOG.old.*).
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".log") != 0) return false;
+  return std::all_of(name.begin(), name.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
 }
 
 FaultFileSystem::FaultFileSystem(std::shared_ptr<rocksdb::FileSystem> base)
@@ -188,15 +191,16 @@ void FaultFileSystem::Synced(const std::string& path) {
   f.synced = f.size;
 }
 
+void FaultFileSystem::Resized(const std::string& path) {
+  std::error_code ec;
+  const uint64_t real = std::filesystem::file_size(path, ec);
+  std::lock_guard lock(mu_);
+  if (!ec) files_[path].size = real;
+}
+
 void FaultFileSystem::Truncated(const std::string& path, uint64_t size) {
   std::lock_guard lock(mu_);
   FileState& f = files_[path];
-  if (size == UINT64_MAX) {  // a positioned write: re-read the real size
-    std::error_code ec;
-    uint64_t real = std::filesystem::file_size(path, ec);
-    if (!ec) f.size = real;
-    return;
-  }
   f.size = size;
   f.synced = std::min(f.synced, size);
 }
@@ -225,9 +229,10 @@ rocksdb::IOStatus FaultFileSystem::Wrap(const std::string& fname, bool created, 
   return rocksdb::IOStatus::OK();
 }
 
-rocksdb::IOStatus FaultFileSystem::NewWritableFile(
-    const std::string& fname, const rocksdb::FileOptions& options,
-    std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
+rocksdb::IOStatus FaultFileSystem::NewWritableFile(const std::string& fname,
+                                                   const rocksdb::FileOptions& options,
+                                                   std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                                   rocksdb::IODebugContext* dbg) {
   if (powered_off()) return PowerOff();
   rocksdb::IOStatus s = target()->NewWritableFile(fname, options, result, dbg);
   if (!s.ok()) return s;
@@ -239,7 +244,8 @@ rocksdb::IOStatus FaultFileSystem::ReopenWritableFile(
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
   if (powered_off()) return PowerOff();
   std::error_code ec;
-  const uint64_t size = std::filesystem::exists(fname, ec) ? std::filesystem::file_size(fname, ec) : 0;
+  const uint64_t size =
+      std::filesystem::exists(fname, ec) ? std::filesystem::file_size(fname, ec) : 0;
   rocksdb::IOStatus s = target()->ReopenWritableFile(fname, options, result, dbg);
   if (!s.ok()) return s;
   return Wrap(fname, /*created=*/size == 0, size, result);

@@ -27,15 +27,15 @@
 // Thread-safety: safe for concurrent use (RocksDB calls it from its own threads).
 #pragma once
 
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
-
-#include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
 
 namespace burrow::drill {
 
@@ -51,7 +51,8 @@ struct DropReport {
 
 class FaultFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit FaultFileSystem(std::shared_ptr<rocksdb::FileSystem> base = rocksdb::FileSystem::Default());
+  explicit FaultFileSystem(
+      std::shared_ptr<rocksdb::FileSystem> base = rocksdb::FileSystem::Default());
 
   // An Env over this FileSystem, for journal::Options::env (the FileSystem must outlive it).
   static std::unique_ptr<rocksdb::Env> MakeEnv(const std::shared_ptr<FaultFileSystem>& fs);
@@ -74,6 +75,7 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
   void Appended(const std::string& path, uint64_t bytes);
   void Synced(const std::string& path);
   void Truncated(const std::string& path, uint64_t size);
+  void Resized(const std::string& path);  // after a positioned write: the real size
   void DirSynced(const std::string& dir);
 
   rocksdb::IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
@@ -116,6 +118,7 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
   uint64_t errors_injected_ = 0;
 };
 
+// A RocksDB write-ahead log file: <number>.log.
 bool IsWalFile(const std::string& path);
 
 }  // namespace burrow::drill

@@ -25,7 +25,8 @@ Result<uint64_t> CountMatching(const journal::Journal& journal, uint64_t after,
   BURROW_ASSIGN_OR_RETURN(auto records, journal.ReadStream(session, after + 1, SIZE_MAX));
   uint64_t n = 0;
   for (const journal::Record& r : records) {
-    BURROW_ASSIGN_OR_RETURN(schema::RecordEnvelope envelope, schema::DecodeRecord(r.seq, r.payload));
+    BURROW_ASSIGN_OR_RETURN(schema::RecordEnvelope envelope,
+                            schema::DecodeRecord(r.seq, r.payload));
     if (expected.kind == Expectation::Kind::kInboxAppended) {
       const auto* inbox = std::get_if<schema::InboxAppended>(&envelope.payload);
       n += inbox != nullptr && inbox->message_id == expected.message_id;
@@ -85,8 +86,9 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
     const uint64_t before_seq = host->journal().LastSequence();
     const IoErrorKind kind = rng() % 2 ? IoErrorKind::kEio : IoErrorKind::kEnospc;
     const IoOp op = rng() % 2 ? IoOp::kAppend : IoOp::kSync;
-    const std::string fault = fmt::format("{} on WAL {}", kind == IoErrorKind::kEio ? "EIO" : "ENOSPC",
-                                          op == IoOp::kAppend ? "append" : "sync");
+    const std::string fault =
+        fmt::format("{} on WAL {}", kind == IoErrorKind::kEio ? "EIO" : "ENOSPC",
+                    op == IoOp::kAppend ? "append" : "sync");
     // The disk fails from now on. Commands that do not need it (rejections, accepted no-ops)
     // are answered as usual and must write nothing; the first one that needs it must get
     // Unavailable.
@@ -130,8 +132,8 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
     // The host carries on: the same command again, no restart.
     nlohmann::json retry = *host->Call(request);
     if (IsUnavailable(retry)) {
-      violation(round, fmt::format("the host did not carry on after {} stopped: {}", fault,
-                                   retry.dump()));
+      violation(round,
+                fmt::format("the host did not carry on after {} stopped: {}", fault, retry.dump()));
     } else {
       ++report.figures["carried_on_without_restart"];
     }
@@ -144,10 +146,10 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
       if (!copies.ok()) {
         violation(round, "cannot read the journal: " + copies.status().ToString());
       } else if (acknowledged ? *copies != 1 : *copies > 1) {
-        violation(round, fmt::format("after {} and a retry, {} has {} record(s) in the journal, "
-                                     "expected {} (the failed attempt must leave none)",
-                                     fault, request.dump(), *copies,
-                                     acknowledged ? "1" : "at most 1"));
+        violation(round,
+                  fmt::format("after {} and a retry, {} has {} record(s) in the journal, "
+                              "expected {} (the failed attempt must leave none)",
+                              fault, request.dump(), *copies, acknowledged ? "1" : "at most 1"));
       }
     }
     workload.Observe(request, retry);
@@ -165,7 +167,8 @@ void RunIoErrors(const Options& options, ScenarioReport& report) {
   host.reset();
   opened = InProcessHost::Open(dir, journal_options, host_options);
   if (!opened.ok()) {
-    violation(options.rounds, "the start after the drill was refused: " + opened.status().ToString());
+    violation(options.rounds,
+              "the start after the drill was refused: " + opened.status().ToString());
   } else {
     host = std::move(opened).value();
     ++report.restarts;

@@ -35,15 +35,15 @@ void RunKill9(const Options& options, ScenarioReport& report) {
     // The first answer comes after the journal is opened and recovered.
     std::optional<nlohmann::json> first = (*child)->Call({{"cmd", "sessions"}});
     if (!first) {
-      violation(round, fmt::format("the child did not start on the data a kill left (see {})",
-                                   child_log));
+      violation(round,
+                fmt::format("the child did not start on the data a kill left (see {})", child_log));
       return;
     }
     if (round > 0) {
       ++report.restarts;
-      report.recovery_ms.push_back(std::chrono::duration<double, std::milli>(
-                                       std::chrono::steady_clock::now() - started)
-                                       .count());
+      report.recovery_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count());
     }
     uint64_t records = 0;
     const size_t violations_before = report.violations.size();

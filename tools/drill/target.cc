@@ -35,8 +35,8 @@ bool WriteAll(int fd, std::string_view data) {
 }  // namespace
 
 Result<std::unique_ptr<ChildHost>> ChildHost::Start(const std::string& binary,
-                                                     const std::string& data_dir,
-                                                     const std::string& stderr_path) {
+                                                    const std::string& data_dir,
+                                                    const std::string& stderr_path) {
   int to_child[2];
   int from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) return UnavailableError(std::strerror(errno));

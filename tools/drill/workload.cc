@@ -36,13 +36,15 @@ json Workload::Next() {
   }
   if (pick < 20) return {{"cmd", "ensure_executor"}, {"session", s}};
   if (pick < 25) {
-    return {{"cmd", "start_run"}, {"session", s}, {"run", fmt::format("run-{}-{}", tag_, ++counter_)}};
+    return {
+        {"cmd", "start_run"}, {"session", s}, {"run", fmt::format("run-{}-{}", tag_, ++counter_)}};
   }
   if (pick < 30) {
     auto it = running_run_.find(s);
     std::string run = it != running_run_.end() && pick_of(5) != 0 ? it->second : "run-unknown";
     static constexpr const char* kOutcomes[] = {"Committed", "Failed", "Cancelled"};
-    return {{"cmd", "finish_run"}, {"session", s}, {"run", run}, {"outcome", kOutcomes[pick_of(3)]}};
+    return {
+        {"cmd", "finish_run"}, {"session", s}, {"run", run}, {"outcome", kOutcomes[pick_of(3)]}};
   }
   if (pick < 32) return {{"cmd", "retire"}, {"session", s}};
   if (pick < 34) return {{"cmd", "reset"}, {"session", s}};
@@ -79,8 +81,8 @@ void Workload::Observe(const json& request, const json& response) {
   const bool ok = response.value("ok", false);
   if (cmd == "start_run" && ok) running_run_[s] = request["run"];
   if (cmd == "finish_run" && ok) running_run_.erase(s);
-  const bool destroyed = (cmd == "destroy" && ok) ||
-                         (!ok && response["error"].value("code", "") == "Destroyed");
+  const bool destroyed =
+      (cmd == "destroy" && ok) || (!ok && response["error"].value("code", "") == "Destroyed");
   if (destroyed) {
     for (size_t i = 0; i < generation_.size(); ++i) {
       if (SessionOf(static_cast<int>(i)) == s) ++generation_[i];
@@ -159,7 +161,8 @@ void Ledger::RecordUnknown(const json& request) {
   const std::string s = request.value("session", "");
   if (s.empty()) return;
   SessionLedger& session = sessions_[s];
-  if (cmd == "register" && session.presence == Presence::kAbsent) session.presence = Presence::kMaybe;
+  if (cmd == "register" && session.presence == Presence::kAbsent)
+    session.presence = Presence::kMaybe;
   if (cmd == "post") session.maybe_posts.insert(request["message_id"].get<std::string>());
   if (cmd == "unregister" && session.presence != Presence::kAbsent) {
     session.presence = Presence::kMaybe;

@@ -73,10 +73,10 @@ enum class Presence : uint8_t { kAbsent, kPresent, kMaybe };
 
 struct SessionLedger {
   Presence presence = Presence::kAbsent;
-  std::deque<Expectation> expected;       // acknowledged, not yet found in the journal
-  uint64_t cursor = 0;                    // stream records up to this seq are matched
-  std::vector<std::string> acked_posts;   // this life, in post order
-  std::set<std::string> maybe_posts;      // this life, outcome unknown
+  std::deque<Expectation> expected;      // acknowledged, not yet found in the journal
+  uint64_t cursor = 0;                   // stream records up to this seq are matched
+  std::vector<std::string> acked_posts;  // this life, in post order
+  std::set<std::string> maybe_posts;     // this life, outcome unknown
   // Acknowledged posts of a life that an unregister of unknown outcome may have ended: they are
   // acknowledged again if the session turns out to be still there, forgotten if it is gone.
   std::vector<std::string> doubted_posts;
