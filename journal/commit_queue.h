@@ -1,16 +1,22 @@
 // Group commit for Journal::Append (private to journal/).
 //
-// Concurrent Commit callers enqueue their batch and sleep. The caller at the front of the queue
-// is the leader: it takes the queued batches (up to GroupLimits), gives their records contiguous
-// sequences, releases the lock and hands the whole group to WriteGroupFn, which performs ONE
-// write (and, in kSync mode, one fsync). It then wakes each follower of the group with its
-// result and wakes the next queued caller, who leads the next group. This is leveldb's
-// DBImpl::Write writers_ deque: while one group is being written, the next one accumulates, so
-// the fsync cost is shared by everyone who arrived during it.
+// Concurrent Commit callers queue their batch and sleep. One caller at a time is the leader: it
+// takes the queued batches (up to GroupLimits), gives their records contiguous sequences and,
+// without the lock, hands the whole group to WriteGroupFn, which performs ONE write (and, in
+// kSync mode, one fsync). Meanwhile the next group accumulates, so the fsync cost is shared by
+// everyone who arrived during it (leveldb's DBImpl::Write writers_ deque, RocksDB's
+// WriteThread).
 //
-// Thread hand-offs are kept to what the design cannot avoid (MEASUREMENTS.md: a cross-core wake
-// costs ~85 µs): a leader writes on its own thread, a follower is woken once with its final
-// result, and no background thread exists. A caller that finds the queue empty leads at once.
+// Thread hand-offs are what limits throughput here (MEASUREMENTS.md: a wake-up that crosses
+// cores costs ~85 µs, and with hundreds of producers on two cores the CPU spent on wake-ups is
+// the ceiling), so the design keeps them to the minimum and off the lock:
+// - a caller that finds nobody leading leads at once, on its own thread (no background thread);
+// - when a group's write ends, the leader FIRST appoints the next leader (the oldest queued
+//   caller) and wakes it, so the next write starts before anything else happens, and only then
+//   hands each follower of its own group its result;
+// - each follower sleeps on its own futex word and is woken once, with its final result already
+//   in place: it never retakes the queue's lock (a shared condition variable made every woken
+//   follower queue up on the mutex again).
 //
 // Sequences: a failed group consumes none; the next group starts from the same sequence.
 // Thread-safety: safe for concurrent use.
@@ -21,10 +27,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "base/status.h"
 #include "journal/journal.h"
@@ -64,22 +70,35 @@ class CommitQueue {
   uint64_t WaitForSequenceAbove(uint64_t after, std::chrono::steady_clock::time_point deadline);
 
   // Introspection for tests: how many groups were written (successfully or not), and how many
-  // callers are queued (including the leader whose group is being written).
+  // callers are queued (including those whose group is being written).
   uint64_t GroupsWritten() const { return groups_written_.load(std::memory_order_relaxed); }
   size_t QueuedForTesting();
 
  private:
   struct Writer;
 
+  // Runs groups as the leader until it has handed leadership on (or nobody is left); returns
+  // once `self`'s own group has been written.
+  void Lead(Writer& self);
+  // Publishes a written group's sequences to WaitForSequenceAbove callers.
+  void Publish(uint64_t last_seq);
+
   const GroupLimits limits_;
   const WriteGroupFn write_group_;
 
-  std::mutex mu_;
-  std::deque<Writer*> writers_;           // guarded by mu_; front() is the current leader
-  std::condition_variable published_cv_;  // LastSequence() grew; waited on under mu_
-  int sequence_waiters_ = 0;              // guarded by mu_; skip notifying when nobody waits
-  std::atomic<uint64_t> last_seq_;        // written only by a leader, under mu_
+  std::mutex mu_;                 // guards the three members below; held only to move pointers
+  std::vector<Writer*> pending_;  // queued callers, oldest first, not yet in a group
+  bool leading_ = false;          // a leader exists (writing, or appointed and waking up)
+  size_t in_flight_ = 0;          // callers in the group being written
+
+  std::atomic<uint64_t> last_seq_;  // written only by the leader
   std::atomic<uint64_t> groups_written_{0};
+
+  // WaitForSequenceAbove's sleepers, kept off mu_ so that publishing costs the leader nothing
+  // when nobody follows (the common case).
+  std::mutex published_mu_;
+  std::condition_variable published_cv_;
+  std::atomic<int> sequence_waiters_{0};
 };
 
 }  // namespace burrow::journal

@@ -59,6 +59,15 @@ enum class OpenMode : uint8_t {
   kFollower,  // like kReadOnly, but CatchUp() sees what the live writer committed since
 };
 
+// One group commit as the writer wrote it, for metrics (`burrow serve --metrics-listen`).
+struct GroupWritten {
+  size_t batches = 0;  // Append calls the group merged
+  size_t records = 0;
+  // The RocksDB write of the group, including its fsync under Durability::kSync.
+  std::chrono::nanoseconds write_time{0};
+  bool ok = true;
+};
+
 struct Options {
   OpenMode mode = OpenMode::kWriter;
   Durability durability = Durability::kSync;
@@ -69,6 +78,9 @@ struct Options {
   rocksdb::Env* env = nullptr;
   // Creates the directory and a new journal when none exists (writer mode only).
   bool create_if_missing = true;
+  // Called by the writer after each group commit, on the committing thread, before any Append
+  // of the group returns; must be quick and must not call the Journal. Null = nobody observes.
+  std::function<void(const GroupWritten&)> on_group_written;
 };
 
 // A record as appended: `stream` groups records for ReadStream (may be empty: no stream, and
@@ -113,6 +125,20 @@ struct Damage {
   uint64_t seq = 0;     // the sequence concerned (0 when it is not about one record)
   std::string key_hex;  // the RocksDB key, in hex
   std::string what;     // "checksum mismatch", "gap: expected 41, found 43", ...
+};
+
+// One stored record as ScanStored sees it: the exact key and value bytes RocksDB holds, and the
+// verified record when the value passes its checks.
+struct StoredRecord {
+  uint64_t seq = 0;  // parsed from the key; 0 when the key is malformed
+  std::string key;   // the stored key bytes
+  // The stored value bytes (framed: crc ‖ stream length ‖ stream ‖ payload).
+  std::string value;
+  // Whether the value passed its checksum and framing checks; `record` is valid only then.
+  bool intact = false;
+  Record record;
+  // What is wrong when not intact: "checksum mismatch", "malformed record key", ...
+  std::string damage;
 };
 
 class Journal {
@@ -163,6 +189,16 @@ class Journal {
   virtual Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
                       Damage* damage = nullptr) const = 0;
 
+  // For inspection tools that must report every problem, not the first (`burrow journal verify`,
+  // `show --hex`): visits every key stored in the records family from RecordKey(from) to
+  // RecordKey(to) inclusive, in key order, as of the call, with the exact stored bytes. Each
+  // value is checked as Scan checks it, but damage is described in the StoredRecord instead of
+  // ending the scan, and contiguity is not checked (the caller sees the sequences). Keys below
+  // FirstSequence() that a truncation has not yet removed are not visited. Stops early when
+  // `visit` returns false. Errors: Unavailable (I/O).
+  virtual Status ScanStored(uint64_t from, uint64_t to,
+                            const std::function<bool(const StoredRecord&)>& visit) const = 0;
+
   // Up to `limit` records of `stream` with seq >= from (and <= LastSequence()), in order.
   // Records appended with an empty stream are in no stream. Verifies each record's checksum and
   // that it belongs to `stream`.
@@ -211,6 +247,14 @@ class Journal {
   // returns false. Errors: DataLoss (malformed key), Unavailable.
   virtual Status ScanSnapshotHeads(
       const std::function<bool(std::string_view stream, uint64_t covered_seq)>& visit) const = 0;
+  // Every stream's snapshots in one pass (recovery at start: one call instead of one
+  // Snapshots() per stream): calls `visit` once per stream that has a snapshot, in
+  // ScanSnapshotHeads' order, with what Snapshots(stream, damaged) would return (the valid ones,
+  // newest first, at most two; `damaged` the damaged ones newer than the second valid one);
+  // stops when `visit` returns false. Errors: DataLoss (malformed key), Unavailable.
+  virtual Status ScanSnapshots(
+      const std::function<bool(std::string_view stream, std::vector<Snapshot>& snapshots,
+                               std::vector<Damage>& damaged)>& visit) const = 0;
   // Deletes every snapshot of `stream` (durably in kSync mode).
   // Errors: Unavailable, FailedPrecondition (opened read-only), InvalidArgument (stream too long).
   virtual Status DeleteSnapshots(std::string_view stream) = 0;

@@ -31,6 +31,7 @@
 
 #include "base/status.h"
 #include "engine/host/host.h"
+#include "engine/rpc/rpc.h"
 #include "journal/journal.h"
 #include "recovery/recovery.h"
 #include "tools/commands.h"
@@ -52,6 +53,8 @@ struct EvalFlags {
   std::string durability = "sync";
   bool enable_test_hooks = false;
   std::string log_level = "warn";
+  std::string connect;     // a serving host's address: requests go over RPC
+  std::string token_file;  // with connect
 };
 
 // SIGTERM and SIGINT, blocked in every thread and read through a signalfd by one watcher thread,
@@ -253,6 +256,48 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level) {
   return logger;
 }
 
+// The protocol loop against a host, until EOF, a signal or a failed write.
+int Serve(host::Host& host, const EvalFlags& flags, TerminationSignals& signals,
+          spdlog::logger& logger) {
+  // From here a signal shuts the host down at once, even in the middle of a request; the main
+  // loop then stops before the next one. Host is safe for concurrent use and Shutdown is
+  // idempotent.
+  signals.Watch([&host] { host.Shutdown(); }, logger);
+  EvalOptions eval_options;
+  eval_options.enable_test_hooks = flags.enable_test_hooks;
+  StopCause stop = Server(host, eval_options, signals, logger).Run();
+  signals.StopWatching();
+  host.Shutdown();
+  return stop == StopCause::kOutputFailed ? 1 : 0;
+}
+
+// `--connect`: every request goes over RPC to a serving host (rpc::RemoteHost). Shutting the
+// remote host down here only closes the connection; the server keeps running.
+int RunConnected(const EvalFlags& flags, TerminationSignals& signals,
+                 const std::shared_ptr<spdlog::logger>& logger) {
+  Result<rpc::Address> address = rpc::ParseAddress(flags.connect);
+  if (!address.ok()) {
+    fmt::print(stderr, "burrow eval: --connect: {}\n", address.status().ToString());
+    return 1;
+  }
+  rpc::ConnectOptions options;
+  options.logger = logger;
+  if (!flags.token_file.empty()) {
+    Result<std::string> token = rpc::ReadTokenFile(flags.token_file);
+    if (!token.ok()) {
+      fmt::print(stderr, "burrow eval: --token-file: {}\n", token.status().ToString());
+      return 1;
+    }
+    options.token = *token;
+  }
+  Result<std::unique_ptr<rpc::RemoteHost>> remote = rpc::RemoteHost::Connect(*address, options);
+  if (!remote.ok()) {
+    fmt::print(stderr, "burrow eval: {}\n", remote.status().ToString());
+    return 1;
+  }
+  return Serve(**remote, flags, signals, *logger);
+}
+
 int RunEval(const EvalFlags& flags) {
   // Before anything starts a thread: see TerminationSignals::Block.
   Result<std::unique_ptr<TerminationSignals>> signals = TerminationSignals::Block();
@@ -265,6 +310,7 @@ int RunEval(const EvalFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   std::shared_ptr<spdlog::logger> logger = MakeLogger(flags.log_level);
+  if (!flags.connect.empty()) return RunConnected(flags, **signals, logger);
 
   journal::Options journal_options;
   journal_options.mode = journal::OpenMode::kWriter;
@@ -292,17 +338,7 @@ int RunEval(const EvalFlags& flags) {
   }
   logger->info("{}", recovered->report.Summary());
   std::unique_ptr<host::Host> host = std::move(recovered->host);
-
-  // From here a signal shuts the host down at once, even in the middle of a request; the main
-  // loop then stops before the next one. Host is safe for concurrent use and Shutdown is
-  // idempotent.
-  (*signals)->Watch([&host] { host->Shutdown(); }, *logger);
-  EvalOptions eval_options;
-  eval_options.enable_test_hooks = flags.enable_test_hooks;
-  StopCause stop = Server(*host, eval_options, **signals, *logger).Run();
-  (*signals)->StopWatching();
-  host->Shutdown();
-  return stop == StopCause::kOutputFailed ? 1 : 0;
+  return Serve(*host, flags, **signals, *logger);
 }
 
 }  // namespace
@@ -315,7 +351,9 @@ void AddEvalCommand(CLI::App& app, int& exit_code) {
       "§8.1). Stops cleanly at end of input, SIGTERM or SIGINT: drain tasks stop without "
       "journaling anything, and the next start recovers the journal and respawns them. Exits 0 "
       "whatever the requests' outcomes (errors are data), 1 when the journal cannot be opened "
-      "or recovered, or stdout cannot be written.");
+      "or recovered, or stdout cannot be written. With --connect, requests go over RPC to a running "
+      "`burrow serve` instead (exit 1 when it cannot be reached); --data, --durability and "
+      "--drain-idle-timeout-ms then do not apply.");
   cmd->footer(
       "Requests: {\"cmd\": NAME, \"id\": ANY?, ...args}; \"id\" is echoed. Responses:\n"
       "  {\"ok\": true, ...result} or {\"ok\": false, \"error\": {\"code\": ..., \"reason\": "
@@ -331,11 +369,21 @@ void AddEvalCommand(CLI::App& app, int& exit_code) {
       "                 '{\"cmd\":\"inspect\",\"session\":\"s1\",\"id\":2}' |\n"
       "    burrow eval --data /tmp/burrow-demo\n"
       "  burrow eval --data ./burrow-data --drain-idle-timeout-ms 5000 < script.jsonl\n"
-      "  burrow eval --data /tmp/t --durability none --enable-test-hooks --log-level debug");
+      "  burrow eval --data /tmp/t --durability none --enable-test-hooks --log-level debug\n"
+      "  burrow eval --connect unix:./burrow-data/burrow.sock < script.jsonl\n"
+      "  burrow eval --connect 127.0.0.1:7411 --token-file token < script.jsonl");
   auto flags = std::make_shared<EvalFlags>();
-  cmd->add_option("--data", flags->data_dir,
-                  "Data directory holding the journal (created when missing)")
-      ->capture_default_str();
+  auto* data = cmd->add_option("--data", flags->data_dir,
+                               "Data directory holding the journal (created when missing)")
+                   ->capture_default_str();
+  auto* connect = cmd->add_option(
+      "--connect", flags->connect,
+      "Send every request over RPC to a running `burrow serve` at this address (unix:PATH or "
+      "HOST:PORT) instead of opening a data directory");
+  connect->excludes(data);
+  cmd->add_option("--token-file", flags->token_file,
+                  "With --connect: file holding the token the server requires (TCP)")
+      ->needs(connect);
   cmd->add_option("--drain-idle-timeout-ms", flags->drain_idle_timeout_ms,
                   "How long Timed and AttachedSession drains wait on an empty inbox before "
                   "ending (PersistentHost drains never idle out)")

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   burrow::tools::AddMachineCommand(app, exit_code);
   burrow::tools::AddBenchCommand(app, exit_code);
   burrow::tools::AddEvalCommand(app, exit_code);
+  burrow::tools::AddJournalInspectionCommand(app, exit_code);
+  burrow::tools::AddServeCommand(app, exit_code);
   burrow::tools::AddDrillCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

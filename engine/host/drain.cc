@@ -154,6 +154,7 @@ HostImpl::DrainProgress HostImpl::DeliverPending(Session& s, DrainTask& task) {
 
   Step step = NewStep(s);
   Status failure;
+  std::vector<Message> delivered;  // for the observer
   for (uint64_t index = from; index < to && failure.ok(); ++index) {
     if (s.fail_next_inbox_read.exchange(false)) {
       failure = UnavailableError("injected inbox read failure (test hook)");
@@ -170,6 +171,9 @@ HostImpl::DrainProgress HostImpl::DeliverPending(Session& s, DrainTask& task) {
       break;
     }
     step.AddEvent(schema::MessageDelivered{entry->message_id, index, task.incarnation});
+    if (options_.observer != nullptr) {
+      delivered.push_back(Message{entry->message_id, entry->from, entry->body});
+    }
   }
   if (failure.ok()) {
     step.Put(keys::Cursor(s.id), keys::EncodeU64(to));
@@ -181,6 +185,7 @@ HostImpl::DrainProgress HostImpl::DeliverPending(Session& s, DrainTask& task) {
     ReportExitLocked(s, task, machine::DrainExitReason::kFailed, schema::TaskCause::kFailed);
     return DrainProgress::kEnd;
   }
+  if (options_.observer != nullptr) options_.observer->Delivered(s.id, delivered);
   {
     std::lock_guard<std::mutex> wake(s.wake_mu);
     s.delivered = s.image.delivered_count;

@@ -121,7 +121,11 @@ int64_t HostImpl::NowMicros() { return clock_->NowMicros(); }
 
 Step HostImpl::NewStep(const Session& s) { return Step(s.image, NowMicros()); }
 
-void HostImpl::Publish(Session& s, const Step& step) { s.image = step.image(); }
+void HostImpl::Publish(Session& s, const Step& step) {
+  const bool changed = options_.observer != nullptr && s.image.state != step.image().state;
+  s.image = step.image();
+  if (changed) options_.observer->StateChanged(s.id, s.image.state);
+}
 
 Reply<HostImpl::Locked> HostImpl::Acquire(std::string_view id) {
   if (shut_down_) return Error{ErrorCode::kUnavailable, "the host is shutting down", {}};

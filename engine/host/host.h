@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -128,6 +129,21 @@ class Clock {
   virtual int64_t NowMicros() = 0;  // since the Unix epoch
 };
 
+// What the host publishes, for those who follow sessions from outside (`burrow serve`'s
+// subscriptions and metrics). Calls come from the thread that committed a step, while it holds
+// the session's serialisation, right after the step is durable and published: per session they
+// arrive in commit order. An implementation must be quick, must not block and must never call the
+// Host (it would deadlock on the session). Observing changes nothing the host does.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // A step changed the authority of `session`; `state` is the authority after it. After an
+  // unregister, `state.session_id` is empty and the session is gone.
+  virtual void StateChanged(std::string_view session, const machine::State& state) = 0;
+  // Messages of `session` became durable as delivered, in delivery order.
+  virtual void Delivered(std::string_view session, std::span<const Message> messages) = 0;
+};
+
 struct HostOptions {
   // Timed and AttachedSession drains end by themselves after this long with an empty inbox;
   // PersistentHost drains never idle out.
@@ -150,6 +166,8 @@ struct HostOptions {
   Clock* clock = nullptr;
   // Named logger; null = a private logger that drops everything.
   std::shared_ptr<spdlog::logger> logger;
+  // Non-owning, must outlive the Host; null = nobody observes.
+  Observer* observer = nullptr;
 };
 
 // A session as recovery rebuilt it, with what the host needs to keep truncation safe.

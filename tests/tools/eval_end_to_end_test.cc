@@ -441,10 +441,89 @@ TEST_F(EvalEndToEndTest, HelpNamesEveryOption) {
   while (std::optional<std::string> line = help->ReadLine()) text += *line + "\n";
   EXPECT_EQ(help->WaitExit(), 0);
   for (const char* option : {"--data", "--drain-idle-timeout-ms", "--durability",
-                             "--enable-test-hooks", "--log-level", "Examples:"}) {
+                             "--enable-test-hooks", "--log-level", "--connect", "--token-file",
+                             "Examples:"}) {
     EXPECT_NE(text.find(option), std::string::npos) << option << " missing from\n" << text;
   }
-  EXPECT_EQ(text.find("--connect"), std::string::npos) << text;
+}
+
+// `burrow serve` + `burrow eval --connect`: the same requests, over RPC.
+TEST_F(EvalEndToEndTest, EvalConnectedToServeRunsTheScriptAndServeStopsCleanlyOnSigterm) {
+  const std::string socket = (root_ / "s.sock").string();
+  BurrowProcess serve({"serve", "--data", data_.string(), "--listen", "unix:" + socket,
+                       "--durability", "none"},
+                      root_ / "serve-stderr");
+  auto deadline = steady_clock::now() + kResponseTimeout;
+  while (!std::filesystem::exists(socket) && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(std::filesystem::exists(socket)) << serve.Stderr();
+
+  auto eval = std::make_unique<BurrowProcess>(
+      std::vector<std::string>{"eval", "--connect", "unix:" + socket}, root_ / "connect-stderr");
+  EXPECT_EQ(eval->Request({{"cmd", "register"}, {"session", "s1"}, {"id", 1}}), Ok({{"id", 1}}));
+  EXPECT_EQ(eval->Request({{"cmd", "set_peer_ingress"},
+                           {"session", "s1"},
+                           {"keep_alive", true},
+                           {"transport", "t1"}}),
+            Ok({{"spawned", true}}));
+  EXPECT_EQ(eval->Request({{"cmd", "post"},
+                           {"session", "s1"},
+                           {"message_id", "m1"},
+                           {"from", "p"},
+                           {"body", "one"}}),
+            Ok({{"duplicate", false}}));
+  EXPECT_EQ(
+      eval->Request(
+          {{"cmd", "await_delivered"}, {"session", "s1"}, {"count", 1}, {"timeout_ms", 5'000}}),
+      Ok({{"delivered", 1}}));
+  EXPECT_EQ(eval->Request({{"cmd", "frobnicate"}})["error"]["code"], "InvalidArgument");
+  EXPECT_EQ(eval->Request({{"cmd", "inspect"}, {"session", "nobody"}})["error"]["code"],
+            "NotReady");
+  eval->CloseStdin();
+  EXPECT_EQ(eval->WaitExit(), 0) << eval->Stderr();
+
+  auto sent = steady_clock::now();
+  ASSERT_EQ(kill(serve.pid(), SIGTERM), 0);
+  EXPECT_EQ(serve.WaitExit(kPromptExit), 0) << serve.Stderr();
+  EXPECT_LT(steady_clock::now() - sent, kPromptExit);
+  EXPECT_FALSE(std::filesystem::exists(socket));
+
+  // The stop journaled nothing: the next start respawns the drain.
+  std::vector<std::string> lines = RunScript("{\"cmd\":\"inspect\",\"session\":\"s1\"}\n");
+  ASSERT_EQ(lines.size(), 1u);
+  json inspect = json::parse(lines[0]);
+  EXPECT_EQ(inspect["state"]["drain_phase"], "Running") << lines[0];
+  EXPECT_EQ(inspect["task"]["incarnation"], 2) << lines[0];
+  EXPECT_EQ(inspect["delivered"], 1) << lines[0];
+}
+
+TEST_F(EvalEndToEndTest, EvalConnectToNothingExitsOne) {
+  auto eval = StartEval();
+  eval.reset();
+  auto connect = std::make_unique<BurrowProcess>(
+      std::vector<std::string>{"eval", "--connect", "unix:" + (root_ / "none.sock").string()},
+      root_ / "stderr-none");
+  connect->CloseStdin();
+  EXPECT_EQ(connect->WaitExit(), 1);
+  EXPECT_NE(connect->Stderr().find("cannot connect"), std::string::npos) << connect->Stderr();
+}
+
+TEST_F(EvalEndToEndTest, ServeRefusesTcpWithoutATokenAndHasHelp) {
+  BurrowProcess serve({"serve", "--data", data_.string(), "--listen", "127.0.0.1:0"},
+                      root_ / "serve-stderr");
+  EXPECT_EQ(serve.WaitExit(), 1);
+  EXPECT_NE(serve.Stderr().find("token"), std::string::npos) << serve.Stderr();
+  auto help =
+      std::make_unique<BurrowProcess>(std::vector<std::string>{"serve", "--help"}, root_ / "h");
+  help->CloseStdin();
+  std::string text;
+  while (std::optional<std::string> line = help->ReadLine()) text += *line + "\n";
+  EXPECT_EQ(help->WaitExit(), 0);
+  for (const char* option : {"--data", "--listen", "--token-file", "--allow-remote",
+                             "--metrics-listen", "--shutdown-grace-ms", "Examples:"}) {
+    EXPECT_NE(text.find(option), std::string::npos) << option << " missing from\n" << text;
+  }
 }
 
 }  // namespace

@@ -44,4 +44,13 @@ WorkloadSpec SqliteWal();
 // journal's group commit.
 WorkloadSpec BurrowJournal();
 
+// "burrow": the full engine. A host::Host over a journal with Durability::kSync and the host's
+// default options (snapshots every 1,000 records of a session, checkpoints every 100,000 records,
+// both taken as in production). Producer i owns session SessionId(i), registered (untimed) when
+// the producer is made; one operation is one host command deciding one transition (StartRun and
+// FinishRun alternately: decide -> journal -> publish -> effects), i.e. one record durable
+// before the command returns. One thread per session; concurrent sessions share fsyncs through
+// the journal's group commit.
+WorkloadSpec BurrowHost();
+
 }  // namespace burrow::bench
