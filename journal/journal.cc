@@ -21,12 +21,14 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <utility>
 
 #include "journal/commit_queue.h"
 #include "journal/format.h"
+#include "journal/wal_check.h"
 
 namespace burrow::journal {
 namespace {
@@ -202,6 +204,7 @@ class RocksJournal final : public Journal {
   Status DeleteSnapshots(std::string_view stream) override;
   Status Truncate(uint64_t below) override;
   void FailNextAppends(int n) override { fail_next_appends_.store(n); }
+  std::optional<Damage> DiscardedWalTail() const override { return discarded_wal_tail_; }
 
  private:
   bool writer() const { return mode_ == OpenMode::kWriter; }
@@ -244,13 +247,35 @@ class RocksJournal final : public Journal {
   mutable std::shared_mutex view_mu_;
   std::mutex snapshot_mu_;  // serialises WriteSnapshot / DeleteSnapshots
 
-  // After a failed RocksDB write the outcome on disk is unknown (the WAL may hold the batch), so
-  // reusing its sequences could later collide with it on replay: refuse appends until reopen.
+  // After a failed RocksDB write the outcome on disk is unknown (the WAL may hold the batch), and
+  // RocksDB refuses further writes (an EIO on the WAL is fatal to its own Resume()). The next
+  // append reopens the instance and proves the journal holds exactly the acknowledged records
+  // before anything is written again (ReopenAfterWriteFailure).
   std::atomic<bool> write_failed_{false};
-  std::mutex write_error_mu_;
+  mutable std::mutex write_error_mu_;
   std::string write_error_;  // guarded by write_error_mu_
+  // Undoes the failed group should its bytes have reached the WAL anyway: deletes its records and
+  // index entries and restores the pre-images of the state keys it touched, read right after the
+  // failure (the failed write reached no memtable). Guarded by write_error_mu_.
+  std::unique_ptr<rocksdb::WriteBatch> undo_;
+  uint64_t failed_last_seq_ = 0;  // guarded by write_error_mu_
+
+  // Shared by every use of db_ and the family handles; exclusive while a writer reopens the
+  // instance after a failed write. db_ is null only when such a reopen failed.
+  mutable std::shared_timed_mutex db_mu_;
+  using DbLock = std::shared_lock<std::shared_timed_mutex>;
+  Result<DbLock> UseDb() const;
+  // What the writer opened RocksDB with, to reopen it the same way.
+  rocksdb::DBOptions db_options_;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors_;
+  Status ReopenAfterWriteFailure(uint64_t acknowledged_last);
+  Result<uint64_t> NewestRecordSeq() const;
+  std::unique_ptr<rocksdb::WriteBatch> BuildUndo(std::span<const Batch* const> group,
+                                                 uint64_t first_seq) const;
+  void CloseDb();
 
   std::atomic<int> fail_next_appends_{0};
+  std::optional<Damage> discarded_wal_tail_;  // set once by Init
 };
 
 Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
@@ -288,6 +313,18 @@ Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
         descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
       }
     }
+    if (exists) {
+      // Point-in-time WAL recovery stops at the first damaged record and drops the rest: right
+      // for a torn tail, silent loss for damage in the middle. Tell them apart first
+      // (journal/wal_check.h). Another writer may be appending to these files right now; then
+      // the open below is refused for the lock anyway, so a half-written tail read here does
+      // not matter (the check never refuses for a tail).
+      BURROW_ASSIGN_OR_RETURN(WalCheck wal, CheckWalFiles(env, dir_));
+      discarded_wal_tail_ = wal.discarded_tail;
+      if (discarded_wal_tail_) {
+        log_->warn("journal {}: {}; RocksDB discards it", dir_, discarded_wal_tail_->what);
+      }
+    }
     s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles_, &db_);
     if (!s.ok() && IsLockConflict(s)) {
       return UnavailableError(fmt::format("another writer holds {} ({})", dir_, s.ToString()));
@@ -301,6 +338,12 @@ Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
                                      &db_);
   }
   if (!s.ok()) return FromRocks(s, fmt::format("cannot open the journal in {}", dir_));
+  if (writer()) {
+    db_options_ = db_options;
+    db_options_.create_if_missing = false;
+    db_options_.create_missing_column_families = false;
+    descriptors_ = descriptors;
+  }
 
   records_ = handles_[1];
   streams_ = handles_[2];
@@ -420,6 +463,11 @@ void RocksJournal::Close() {
     rocksdb::Status s = db_->Flush(flush, families);
     if (!s.ok()) log_->warn("journal {}: flush at close failed: {}", dir_, s.ToString());
   }
+  CloseDb();
+  RemoveSecondaryDir();
+}
+
+void RocksJournal::CloseDb() {
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     rocksdb::Status s = db_->DestroyColumnFamilyHandle(handle);
     if (!s.ok()) log_->warn("journal {}: {}", dir_, s.ToString());
@@ -429,7 +477,140 @@ void RocksJournal::Close() {
   if (!s.ok()) log_->warn("journal {}: close: {}", dir_, s.ToString());
   delete db_;
   db_ = nullptr;
-  RemoveSecondaryDir();
+}
+
+Result<RocksJournal::DbLock> RocksJournal::UseDb() const {
+  DbLock lock(db_mu_);
+  if (db_ == nullptr) {
+    std::lock_guard error_lock(write_error_mu_);
+    return UnavailableError(fmt::format(
+        "journal {} is closed: reopening it after a failed write failed ({}); the next append "
+        "tries again",
+        dir_, write_error_));
+  }
+  return lock;
+}
+
+Result<uint64_t> RocksJournal::NewestRecordSeq() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), records_));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read the newest record");
+    return FirstSequence() - 1;
+  }
+  auto seq = format::ParseRecordKey(ToView(it->key()));
+  if (!seq) return DamageStatus(0, ToView(it->key()), "malformed record key", nullptr);
+  return *seq;
+}
+
+std::unique_ptr<rocksdb::WriteBatch> RocksJournal::BuildUndo(std::span<const Batch* const> group,
+                                                             uint64_t first_seq) const {
+  auto undo = std::make_unique<rocksdb::WriteBatch>();
+  uint64_t seq = first_seq;
+  std::set<std::string> restored;
+  auto restore = [&](const std::string& key) {
+    if (!restored.insert(key).second) return true;
+    std::string before;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state_, key, &before);
+    if (s.IsNotFound()) return undo->Delete(state_, key).ok();
+    return s.ok() && undo->Put(state_, key, before).ok();
+  };
+  for (const Batch* batch : group) {
+    for (const RecordIn& r : batch->records) {
+      if (!undo->Delete(records_, format::RecordKey(seq)).ok()) return nullptr;
+      if (!r.stream.empty() && !undo->Delete(streams_, format::StreamKey(r.stream, seq)).ok()) {
+        return nullptr;
+      }
+      ++seq;
+    }
+    for (const StatePut& p : batch->state_puts) {
+      if (!restore(p.key)) return nullptr;
+    }
+    for (const std::string& k : batch->state_deletes) {
+      if (!restore(k)) return nullptr;
+    }
+  }
+  return undo;
+}
+
+Status RocksJournal::ReopenAfterWriteFailure(uint64_t acknowledged_last) {
+  std::unique_lock<std::shared_timed_mutex> lock(db_mu_, std::defer_lock);
+  std::string error;
+  {
+    std::lock_guard error_lock(write_error_mu_);
+    error = write_error_;
+  }
+  // Readers hold db_mu_ only for one call; a reader that appends from inside a Scan visitor
+  // would wait forever, hence the bound.
+  if (!lock.try_lock_for(std::chrono::seconds(2))) {
+    return UnavailableError(error + "; the journal is busy, try again");
+  }
+  if (db_ != nullptr) CloseDb();  // no flush: RocksDB refuses it in this state
+  rocksdb::Status s = rocksdb::DB::Open(db_options_, dir_, descriptors_, &handles_, &db_);
+  if (!s.ok()) {
+    db_ = nullptr;
+    handles_.clear();
+    return UnavailableError(
+        fmt::format("{}; reopening the journal failed: {}", error, s.ToString()));
+  }
+  records_ = handles_[1];
+  streams_ = handles_[2];
+  state_ = handles_[3];
+  snapshots_ = handles_[4];
+  meta_ = handles_[5];
+
+  BURROW_ASSIGN_OR_RETURN(uint64_t last, NewestRecordSeq());
+  if (last != acknowledged_last) {
+    std::unique_ptr<rocksdb::WriteBatch> undo;
+    uint64_t failed_last = 0;
+    {
+      std::lock_guard error_lock(write_error_mu_);
+      failed_last = failed_last_seq_;
+      if (last == failed_last) undo = std::move(undo_);
+    }
+    if (undo != nullptr) {
+      // The failed write's bytes reached the WAL after all (a failed fsync whose data landed)
+      // and the reopen replayed them. The caller was told Unavailable: take them out again,
+      // durably, before anything else is written.
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      s = db_->Write(sync, undo.get());
+      if (!s.ok()) {
+        std::lock_guard error_lock(write_error_mu_);
+        undo_ = std::move(undo);
+        return UnavailableError(fmt::format(
+            "{}; undoing the failed write after the reopen failed: {}", error, s.ToString()));
+      }
+      log_->warn(
+          "journal {}: records {}..{} of a write reported as failed had reached the WAL; they "
+          "were removed again",
+          dir_, acknowledged_last + 1, failed_last);
+      BURROW_ASSIGN_OR_RETURN(last, NewestRecordSeq());
+    }
+    if (last != acknowledged_last) {
+      // Records this Journal cannot account for: the host's memory and the journal disagree.
+      // Only a restart (recovery takes the journal as the truth) can go on from here.
+      std::string message = fmt::format(
+          "journal {} holds records up to {} after a failed write, but only {} were "
+          "acknowledged; appends are refused until the host restarts and recovers",
+          dir_, last, acknowledged_last);
+      log_->error("{}", message);
+      std::lock_guard error_lock(write_error_mu_);
+      write_error_ = message;
+      return UnavailableError(std::move(message));
+    }
+  }
+  {
+    std::lock_guard error_lock(write_error_mu_);
+    undo_.reset();
+    failed_last_seq_ = 0;
+  }
+  write_failed_.store(false, std::memory_order_release);
+  log_->warn(
+      "journal {}: reopened after a failed write; the journal holds exactly the {} "
+      "acknowledged records, appends go on",
+      dir_, acknowledged_last);
+  return OkStatus();
 }
 
 void RocksJournal::RemoveSecondaryDir() {
@@ -489,9 +670,9 @@ Result<uint64_t> RocksJournal::Append(Batch batch) {
 
 Status RocksJournal::WriteGroup(std::span<const Batch* const> group, uint64_t first_seq) {
   if (write_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(write_error_mu_);
-    return UnavailableError(write_error_);
+    BURROW_RETURN_IF_ERROR(ReopenAfterWriteFailure(first_seq - 1));
   }
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   rocksdb::WriteBatch wb;
   rocksdb::Status s;
   uint64_t seq = first_seq;
@@ -533,12 +714,16 @@ Status RocksJournal::WriteGroup(std::span<const Batch* const> group, uint64_t fi
   }
   if (!s.ok()) {
     std::string message = fmt::format(
-        "journal {}: a write failed ({}); appends are refused until the journal is reopened", dir_,
-        s.ToString());
+        "journal {}: a write failed ({}); nothing of it was applied, and the next append first "
+        "reopens the journal",
+        dir_, s.ToString());
     log_->error("{} (records {}..{} were not acknowledged)", message, first_seq, seq - 1);
+    std::unique_ptr<rocksdb::WriteBatch> undo = BuildUndo(group, first_seq);
     {
       std::lock_guard lock(write_error_mu_);
       write_error_ = message;
+      undo_ = std::move(undo);
+      failed_last_seq_ = seq - 1;
     }
     write_failed_.store(true, std::memory_order_release);
     return UnavailableError(std::move(message));
@@ -558,6 +743,7 @@ Status RocksJournal::DecodeRecord(uint64_t seq, const rocksdb::Slice& key,
 
 Status RocksJournal::Scan(uint64_t from, uint64_t to,
                           const std::function<bool(const Record&)>& visit, Damage* damage) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   uint64_t first = 0;
   uint64_t last = 0;
   std::unique_ptr<rocksdb::Iterator> it;
@@ -608,6 +794,7 @@ Status RocksJournal::Scan(uint64_t from, uint64_t to,
 
 Status RocksJournal::ScanStored(uint64_t from, uint64_t to,
                                 const std::function<bool(const StoredRecord&)>& visit) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   std::unique_ptr<rocksdb::Iterator> it;
   std::string upper;
   rocksdb::Slice upper_slice;
@@ -659,6 +846,7 @@ Result<std::vector<Record>> RocksJournal::ReadStream(std::string_view stream, ui
     return InvalidArgumentError(fmt::format("stream of {} bytes exceeds the limit of {}",
                                             stream.size(), format::kMaxStreamBytes));
   }
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   std::vector<Record> out;
   if (limit == 0 || stream.empty()) return out;
 
@@ -752,6 +940,7 @@ Status RocksJournal::CatchUp() {
 }
 
 Result<std::string> RocksJournal::GetState(std::string_view key) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state_, ToSlice(key), &value);
   if (s.IsNotFound()) return NotFoundError(fmt::format("no state key {}", format::Hex(key)));
@@ -767,6 +956,7 @@ Result<std::string> RocksJournal::GetState(std::string_view key) const {
 Status RocksJournal::ScanState(
     std::string_view prefix,
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_));
   for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
     const std::string_view key = ToView(it->key());
@@ -794,6 +984,7 @@ Status RocksJournal::WriteSnapshots(std::vector<Snapshot> snapshots) {
     }
   }
   if (snapshots.empty()) return OkStatus();
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   // Per stream, the new snapshots by covered_seq (a later one replaces an earlier one).
   std::map<std::string, std::map<uint64_t, const Snapshot*>> by_stream;
   for (const Snapshot& snapshot : snapshots) {
@@ -851,6 +1042,7 @@ Result<std::vector<Snapshot>> RocksJournal::Snapshots(std::string_view stream,
                                             stream.size(), format::kMaxStreamBytes));
   }
   std::vector<Snapshot> out;
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   const std::string prefix = format::StreamKeyPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots_));
   for (it->SeekForPrev(ToSlice(format::StreamKey(stream, kMaxSeq))); it->Valid() && out.size() < 2;
@@ -877,6 +1069,7 @@ Result<std::vector<Snapshot>> RocksJournal::Snapshots(std::string_view stream,
 
 Status RocksJournal::ScanSnapshotHeads(
     const std::function<bool(std::string_view, uint64_t)>& visit) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots_));
   std::string stream;
   uint64_t newest = 0;
@@ -899,6 +1092,7 @@ Status RocksJournal::ScanSnapshotHeads(
 Status RocksJournal::ScanSnapshots(
     const std::function<bool(std::string_view, std::vector<Snapshot>&, std::vector<Damage>&)>&
         visit) const {
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   // Keys ascend within a stream and each stream's keys are contiguous, so a stream's entries
   // are gathered (key and value, unverified) and judged newest first, as Snapshots() does.
   struct Entry {
@@ -950,6 +1144,7 @@ Status RocksJournal::DeleteSnapshots(std::string_view stream) {
                                             stream.size(), format::kMaxStreamBytes));
   }
   std::lock_guard lock(snapshot_mu_);
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   const std::string prefix = format::StreamKeyPrefix(stream);
   rocksdb::WriteBatch wb;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots_));
@@ -965,6 +1160,7 @@ Status RocksJournal::DeleteSnapshots(std::string_view stream) {
 
 Status RocksJournal::Truncate(uint64_t below) {
   BURROW_RETURN_IF_ERROR(RequireWriter("truncate"));
+  BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   std::unique_lock lock(view_mu_);
   const uint64_t first = FirstSequence();
   const uint64_t last = LastSequence();

@@ -161,9 +161,15 @@ class Journal {
   // In kSync mode it returns only after the batch is durable. Concurrent callers share one
   // write and one fsync; once it returns, Scan/ReadStream/Follow see the records.
   // Errors: Unavailable (I/O failed: nothing of the batch is visible, no sequence is consumed.
-  //         Because the outcome on disk of a failed write is unknown, every later Append is
-  //         refused with Unavailable too, until the journal is reopened and recovery has looked;
-  //         FailNextAppends does not have this effect),
+  //         The outcome on disk of a failed write is unknown and RocksDB refuses writes after
+  //         it, so the next Append first reopens the RocksDB instance inside this Journal and
+  //         checks that it holds exactly the acknowledged records: if the failed batch's bytes
+  //         reached the WAL anyway (a failed fsync whose data landed), they are removed again,
+  //         durably, with the pre-images captured at the failure, so the batch stays unapplied.
+  //         If the reopen fails (the disk still fails) that Append is Unavailable too and the next
+  //         one tries again; while the instance is closed, reads fail with Unavailable. Records
+  //         the Journal cannot account for refuse appends until a restart. FailNextAppends does
+  //         not have this effect),
   //         FailedPrecondition (opened read-only),
   //         InvalidArgument (stream longer than kMaxStreamBytes, payload or state value larger
   //         than kMaxValueBytes, empty state key; nothing is written).
@@ -260,6 +266,12 @@ class Journal {
   // Errors: Unavailable, InvalidArgument (below > LastSequence()+1), FailedPrecondition (opened
   //         read-only).
   virtual Status Truncate(uint64_t below) = 0;
+
+  // Writer mode: what the open found at the end of the write-ahead log — a damaged or incomplete
+  // last record, which RocksDB discards (a write torn by a crash, or damage to the last batch:
+  // the two look the same). Damage in the middle of the log refuses the open instead (DataLoss).
+  // nullopt when the log ended cleanly, and in the reader modes.
+  virtual std::optional<Damage> DiscardedWalTail() const { return std::nullopt; }
 
   // Test hook: the next `n` Append calls fail with Unavailable and write nothing.
   virtual void FailNextAppends(int n) = 0;

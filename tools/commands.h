@@ -13,5 +13,6 @@ void AddJournalInspectionCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 // `burrow bench rpc`, registered by AddBenchCommand on its `bench` subcommand.
 void AddBenchRpcCommand(CLI::App& bench, int& exit_code);
+void AddDrillCommand(CLI::App& app, int& exit_code);
 
 }  // namespace burrow::tools

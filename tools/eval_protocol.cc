@@ -524,4 +524,6 @@ std::string HandleLine(host::Host& host, std::string_view line, const EvalOption
   return response.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+nlohmann::json StateToJson(const machine::State& state) { return StateJson(state); }
+
 }  // namespace burrow::tools

@@ -39,4 +39,8 @@ nlohmann::json HandleRequest(host::Host& host, const nlohmann::json& request,
 // line of compact JSON (without a newline). Invalid UTF-8 in the line is a JSON parse error.
 std::string HandleLine(host::Host& host, std::string_view line, const EvalOptions& options = {});
 
+// The "state" object of an `inspect` response, exactly as HandleRequest spells it (drills compare
+// a replayed authority with a live one through it).
+nlohmann::json StateToJson(const machine::State& state);
+
 }  // namespace burrow::tools

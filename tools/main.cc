@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   burrow::tools::AddEvalCommand(app, exit_code);
   burrow::tools::AddJournalInspectionCommand(app, exit_code);
   burrow::tools::AddServeCommand(app, exit_code);
+  burrow::tools::AddDrillCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
