@@ -189,7 +189,11 @@ Status HostImpl::Commit(Session& s, Step& step) {
     }
   }
   const uint64_t checkpoint_every = options_.checkpoint_every_records;
-  if (checkpoint_every > 0 && s.image.last_seq - last_checkpoint_seq_ >= checkpoint_every) {
+  // A checkpoint on another thread may already cover this record (last_checkpoint_seq_ beyond
+  // last_seq): then nothing is due, and the unsigned difference must not wrap to "overdue".
+  const uint64_t checkpointed = last_checkpoint_seq_.load();
+  if (checkpoint_every > 0 && s.image.last_seq > checkpointed &&
+      s.image.last_seq - checkpointed >= checkpoint_every) {
     {
       std::lock_guard<std::mutex> lock(checkpointer_mu_);
       checkpoint_wanted_ = true;
