@@ -39,6 +39,9 @@ struct Rebuilt {
   uint64_t records_replayed = 0;  // folded into an authority (not covered by a snapshot)
   uint64_t snapshots_loaded = 0;
   std::vector<journal::Damage> snapshots_damaged;  // fallen back from
+  // Streams that have stored snapshots but no live session after the rebuild: their unregister
+  // committed and the deletion of their snapshots did not (Recover deletes them).
+  std::vector<std::string> stale_snapshot_streams;
 };
 
 // Rebuilds every session as it was right after record `up_to` (default: the newest). Reads

@@ -563,17 +563,24 @@ m::Input ReadInput(wire::Input::Reader r, Decoder& d) {
   return m::Initialize{};
 }
 
+// Fills `v` in place, so a reused TransitionRecord keeps the capacity of its strings and
+// vector (replay decodes millions of them in a row).
+void ReadTransitionInto(wire::TransitionRecord::Reader w, Decoder& d, TransitionRecord& v) {
+  v.input = ReadInput(w.getInput(), d);
+  auto transition = w.getTransition();
+  v.transition.assign(transition.cStr(), transition.size());
+  auto effects = w.getEffects();
+  v.effects.clear();
+  v.effects.reserve(effects.size());
+  for (auto effect : effects) v.effects.push_back(d.Enum<m::Effect>(effect));
+  v.state_digest = w.getStateDigest();
+}
+
 Payload ReadPayload(wire::RecordEnvelope::Payload::Reader r, Decoder& d) {
   switch (r.which()) {
     case wire::RecordEnvelope::Payload::TRANSITION: {
-      auto w = r.getTransition();
       TransitionRecord v;
-      v.input = ReadInput(w.getInput(), d);
-      v.transition = Decoder::Str(w.getTransition());
-      auto effects = w.getEffects();
-      v.effects.reserve(effects.size());
-      for (auto effect : effects) v.effects.push_back(d.Enum<m::Effect>(effect));
-      v.state_digest = w.getStateDigest();
+      ReadTransitionInto(r.getTransition(), d, v);
       return v;
     }
     case wire::RecordEnvelope::Payload::INBOX_APPENDED: {
@@ -631,9 +638,9 @@ capnp::ReaderOptions ReaderOptionsForJournal() { return capnp::ReaderOptions(); 
 // Parses `words` as one flat message with root T and hands its reader to `read` (which
 // returns Result<V>), converting every way the bytes can be wrong into DataLoss.
 template <typename T, typename V, typename Fn>
-Result<V> DecodeWith(const kj::Array<capnp::word>& words, Fn&& read) {
+Result<V> DecodeWith(kj::ArrayPtr<const capnp::word> words, Fn&& read) {
   try {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), ReaderOptionsForJournal());
+    capnp::FlatArrayMessageReader reader(words, ReaderOptionsForJournal());
     if (reader.getEnd() != words.end()) {
       return DataLossError(fmt::format("{} trailing bytes after the message",
                                        (words.end() - reader.getEnd()) * sizeof(capnp::word)));
@@ -663,23 +670,45 @@ std::string EncodeRecord(const RecordEnvelope& record) {
 }
 
 Result<RecordEnvelope> DecodeRecord(uint64_t seq, std::string_view bytes) {
-  auto words = AlignedCopy(bytes);
-  if (!words.ok()) return words.status().WithContext(fmt::format("record {}", seq));
-  auto result = DecodeWith<wire::RecordEnvelope, RecordEnvelope>(
-      *words, [&](wire::RecordEnvelope::Reader r, Decoder& d) -> Result<RecordEnvelope> {
+  RecordEnvelope v;
+  RecordDecoder decoder;
+  BURROW_RETURN_IF_ERROR(decoder.Decode(seq, bytes, v));
+  return v;
+}
+
+Status RecordDecoder::Decode(uint64_t seq, std::string_view bytes, RecordEnvelope& v) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return DataLossError(
+        fmt::format("{} bytes is not a whole, non-zero number of 8-byte words", bytes.size()))
+        .WithContext(fmt::format("record {}", seq));
+  }
+  const size_t word_count = bytes.size() / sizeof(capnp::word);
+  if (words_.size() < word_count) words_.resize(word_count);
+  std::memcpy(words_.data(), bytes.data(), bytes.size());
+  static_assert(sizeof(capnp::word) == sizeof(uint64_t));
+  const kj::ArrayPtr<const capnp::word> words(
+      reinterpret_cast<const capnp::word*>(words_.data()), word_count);
+  auto result = DecodeWith<wire::RecordEnvelope, bool>(
+      words, [&](wire::RecordEnvelope::Reader r, Decoder& d) -> Result<bool> {
         BURROW_RETURN_IF_ERROR(CheckVersion(r.getVersion()));
-        RecordEnvelope v;
         v.version = r.getVersion();
         v.seq = seq;
-        v.session_id = Decoder::Str(r.getSessionId());
+        auto session_id = r.getSessionId();
+        v.session_id.assign(session_id.cStr(), session_id.size());
         v.session_seq = r.getSessionSeq();
         v.incarnation = r.getIncarnation();
         v.wall_time_us = r.getWallTimeUs();
-        v.payload = ReadPayload(r.getPayload(), d);
-        return v;
+        auto payload = r.getPayload();
+        if (payload.isTransition()) {
+          if (!std::holds_alternative<TransitionRecord>(v.payload)) v.payload = TransitionRecord{};
+          ReadTransitionInto(payload.getTransition(), d, std::get<TransitionRecord>(v.payload));
+        } else {
+          v.payload = ReadPayload(payload, d);
+        }
+        return true;
       });
   if (!result.ok()) return result.status().WithContext(fmt::format("record {}", seq));
-  return result;
+  return OkStatus();
 }
 
 std::string EncodeSnapshot(const AuthoritySnapshot& snapshot) {

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "schema/records.h"
@@ -22,6 +23,18 @@ std::string EncodeRecord(const RecordEnvelope& record);
 // `seq` is the journal's sequence of the record; it is copied into the result and named in
 // the DataLoss message ("record 42: ...").
 Result<RecordEnvelope> DecodeRecord(uint64_t seq, std::string_view bytes);
+
+// DecodeRecord for many records in a row (recovery's replay): one word-aligned buffer, grown
+// as needed and reused, and `out` filled in place so its strings and vectors keep their
+// capacity. Same checks and errors as DecodeRecord; on error `out` is unspecified. Not safe for
+// concurrent use (one per thread).
+class RecordDecoder {
+ public:
+  Status Decode(uint64_t seq, std::string_view bytes, RecordEnvelope& out);
+
+ private:
+  std::vector<uint64_t> words_;  // the aligned copy (capnp::word is 8 bytes)
+};
 
 // Writes kRecordVersion into the message (snapshots are versioned like records).
 std::string EncodeSnapshot(const AuthoritySnapshot& snapshot);

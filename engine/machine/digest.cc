@@ -14,9 +14,12 @@ namespace {
 
 // Appends fields in the DIGEST.md layout: enums and bools as one byte, u32 and u64 little
 // endian, strings as a u32 length and the bytes, optionals as a presence byte and the value.
+// `Sink` receives the bytes: a string for CanonicalEncoding, the hash itself for Digest (which
+// runs on every record replayed, so it must not allocate).
+template <typename Sink>
 class Encoder {
  public:
-  Encoder() { out_.reserve(128); }  // a typical state encodes to well under 128 bytes
+  explicit Encoder(Sink& sink) : sink_(sink) {}
 
   void Put(bool b) { Byte(b ? 1 : 0); }
   template <typename E>
@@ -28,7 +31,7 @@ class Encoder {
   void Put(uint64_t v) { LittleEndian(v, 8); }
   void Put(std::string_view s) {
     LittleEndian(static_cast<uint32_t>(s.size()), 4);
-    out_.append(s);
+    sink_.Append(s.data(), s.size());
   }
   template <typename T>
   void Put(const std::optional<T>& v) {
@@ -36,23 +39,39 @@ class Encoder {
     if (v.has_value()) Put(*v);
   }
 
-  std::string Take() { return std::move(out_); }
-
  private:
-  void Byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
+  void Byte(uint8_t b) {
+    const char c = static_cast<char>(b);
+    sink_.Append(&c, 1);
+  }
   void LittleEndian(uint64_t v, int bytes) {
     char buf[8];
     for (int i = 0; i < bytes; ++i) buf[i] = static_cast<char>(static_cast<uint8_t>(v >> (8 * i)));
-    out_.append(buf, static_cast<size_t>(bytes));
+    sink_.Append(buf, static_cast<size_t>(bytes));
   }
 
-  std::string out_;
+  Sink& sink_;
 };
 
-}  // namespace
+struct StringSink {
+  std::string out;
+  void Append(const char* p, size_t n) { out.append(p, n); }
+};
 
-std::string CanonicalEncoding(const State& s) {
-  Encoder e;
+// FNV-1a, 64-bit: offset basis 0xcbf29ce484222325, prime 0x100000001b3.
+struct FnvSink {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  void Append(const char* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      hash ^= static_cast<uint8_t>(p[i]);
+      hash *= 0x100000001b3ULL;
+    }
+  }
+};
+
+template <typename Sink>
+void Encode(const State& s, Sink& sink) {
+  Encoder<Sink> e(sink);
   e.Put(s.phase);
   e.Put(s.session_id);
   e.Put(s.runtime_id);
@@ -75,17 +94,23 @@ std::string CanonicalEncoding(const State& s) {
   e.Put(s.ingress_transport_id);
   e.Put(s.ingress_mob_id);
   e.Put(s.keep_alive);
-  return e.Take();
 }
 
-// FNV-1a, 64-bit: offset basis 0xcbf29ce484222325, prime 0x100000001b3.
+}  // namespace
+
+std::string CanonicalEncoding(const State& s) {
+  StringSink sink;
+  sink.out.reserve(128);  // a typical state encodes to well under 128 bytes
+  Encode(s, sink);
+  return std::move(sink.out);
+}
+
+// Hashes the canonical encoding as it is produced, without materialising it (same bytes, same
+// hash: machine_test pins DIGEST.md's worked examples).
 uint64_t Digest(const State& state) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (char c : CanonicalEncoding(state)) {
-    hash ^= static_cast<uint8_t>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
+  FnvSink sink;
+  Encode(state, sink);
+  return sink.hash;
 }
 
 }  // namespace burrow::machine

@@ -335,6 +335,32 @@ TEST_F(SnapshotRecoveryTest, AnUnregisteredSessionDoesNotComeBackAfterTruncation
   EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"kept"});
 }
 
+TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRecovery) {
+  Ok(host_->Register("gone"));
+  for (int i = 0; i < 5; ++i) Ok(host_->Register("gone"));  // a snapshot of "gone"
+  Ok(host_->Register("kept"));
+  for (int i = 0; i < 5; ++i) Ok(host_->Register("kept"));  // a snapshot of "kept"
+  auto gone_snapshots = journal_->Snapshots("gone");
+  ASSERT_TRUE(gone_snapshots.ok()) << gone_snapshots.status();
+  ASSERT_FALSE(gone_snapshots->empty());
+  const journal::Snapshot leftover = gone_snapshots->front();
+  Ok(host_->Unregister("gone"));
+  // A crash after the unregister committed but before its snapshots were deleted.
+  ASSERT_TRUE(journal_->WriteSnapshot(leftover).ok());
+  auto rebuilt = Rebuild(*journal_);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->stale_snapshot_streams, std::vector<std::string>{"gone"});
+  Restart();
+  EXPECT_EQ(report_.stale_snapshots_deleted, 1u);
+  EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"kept"});
+  auto after = journal_->Snapshots("gone");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->empty());
+  auto kept = journal_->Snapshots("kept");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Property: recovery from snapshots + tail equals a full replay from the first record, and both
 // equal the live states.
