@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "base/status.h"
+#include "base/write_all.h"
 #include "engine/host/host.h"
 #include "engine/rpc/rpc.h"
 #include "journal/journal.h"
@@ -140,18 +141,6 @@ class TerminationSignals {
   std::atomic<bool> arrived_{false};
   std::thread watcher_;
 };
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
@@ -336,7 +325,7 @@ int RunEval(const EvalFlags& flags) {
                recovered.status().ToString());
     return 1;
   }
-  logger->info("{}", recovered->report.Summary());
+  // Recover has logged its report already.
   std::unique_ptr<host::Host> host = std::move(recovered->host);
   return Serve(*host, flags, **signals, *logger);
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/write_all.h"
 #include "tools/eval_protocol.h"
 
 namespace burrow::drill {
@@ -21,17 +22,6 @@ namespace {
 // takes milliseconds; the bound only keeps a hung child from hanging the drill).
 constexpr std::chrono::milliseconds kChildTimeout{60'000};
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 }  // namespace
 
 Result<std::unique_ptr<ChildHost>> ChildHost::Start(const std::string& binary,

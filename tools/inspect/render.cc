@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "schema/codec.h"
+#include "tools/eval_protocol.h"
 #include "tools/inspect/inspect.h"
 
 namespace burrow::inspect {
@@ -341,32 +342,8 @@ Json InputJson(const machine::Input& input) {
   return out;
 }
 
-Json StateJson(const machine::State& s) {
-  return Json{
-      {"phase", machine::Name(s.phase)},
-      {"session_id", OrNull(s.session_id)},
-      {"runtime_id", OrNull(s.runtime_id)},
-      {"epoch_id", OrNull(s.epoch_id)},
-      {"fence_token", OrNull(s.fence_token)},
-      {"generation", OrNull(s.generation)},
-      {"current_run_id", OrNull(s.current_run_id)},
-      {"pre_run_phase", NameOrNull(s.pre_run_phase)},
-      {"stop_deferred", s.stop_deferred},
-      {"registration_phase", machine::Name(s.registration_phase)},
-      {"unregister_runtime_loop_pending", s.unregister_runtime_loop_pending},
-      {"unregister_comms_drain_pending", s.unregister_comms_drain_pending},
-      {"unregister_waiters_pending", s.unregister_waiters_pending},
-      {"unregister_retains_snapshot", s.unregister_retains_snapshot},
-      {"runtime_loop_forced_abort", s.runtime_loop_forced_abort},
-      {"comms_drain_forced_abort", s.comms_drain_forced_abort},
-      {"drain_phase", machine::Name(s.drain_phase)},
-      {"drain_mode", NameOrNull(s.drain_mode)},
-      {"ingress_owner", machine::Name(s.ingress_owner)},
-      {"ingress_transport_id", OrNull(s.ingress_transport_id)},
-      {"ingress_mob_id", OrNull(s.ingress_mob_id)},
-      {"keep_alive", s.keep_alive},
-  };
-}
+// The same JSON as `burrow eval`'s inspect (SPEC §2.2's field names), so one script reads both.
+Json StateJson(const machine::State& s) { return tools::StateToJson(s); }
 
 Json RecordJson(const schema::RecordEnvelope& record) {
   Json out{{"seq", record.seq},
