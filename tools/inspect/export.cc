@@ -15,17 +15,6 @@ namespace {
 
 constexpr size_t kRecordsPerBatch = 1024;
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 std::optional<std::string> Unhex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   const auto nibble = [](char c) -> int {

@@ -94,6 +94,8 @@ struct TextStyle {
 std::string EntryLine(const Entry& entry, const TextStyle& style);
 // The stored key and value in hex, one line (no newline): "<seq> key <hex> value <hex>".
 std::string EntryHex(const Entry& entry);
+// Lowercase hex of `bytes`, two digits a byte (as --hex and exports print them).
+std::string Hex(std::string_view bytes);
 // Compact JSON; invalid UTF-8 in strings is replaced (U+FFFD), never an error.
 std::string Dump(const Json& json);
 

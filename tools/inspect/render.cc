@@ -14,17 +14,6 @@
 namespace burrow::inspect {
 namespace {
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 template <typename T>
 Json OrNull(const std::optional<T>& value) {
   return value.has_value() ? Json(*value) : Json(nullptr);
@@ -135,6 +124,17 @@ constexpr std::string_view kRecordKinds[] = {"Transition",       "InboxAppended"
                                              "DrainTaskEnded",   "RecoveryMarker"};
 
 }  // namespace
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
 
 Result<std::unique_ptr<journal::Journal>> OpenReader(const std::string& dir, bool follower) {
   std::error_code ec;
