@@ -150,9 +150,8 @@ uint64_t CommitQueue::WaitForSequenceAbove(uint64_t after,
                                            std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(published_mu_);
   sequence_waiters_.fetch_add(1, std::memory_order_seq_cst);
-  published_cv_.wait_until(lock, deadline, [&] {
-    return last_seq_.load(std::memory_order_seq_cst) > after;
-  });
+  published_cv_.wait_until(lock, deadline,
+                           [&] { return last_seq_.load(std::memory_order_seq_cst) > after; });
   sequence_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   return LastSequence();
 }

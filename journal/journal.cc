@@ -198,9 +198,8 @@ class RocksJournal final : public Journal {
                                           std::vector<Damage>* damaged) const override;
   Status ScanSnapshotHeads(
       const std::function<bool(std::string_view, uint64_t)>& visit) const override;
-  Status ScanSnapshots(
-      const std::function<bool(std::string_view, std::vector<Snapshot>&, std::vector<Damage>&)>&
-          visit) const override;
+  Status ScanSnapshots(const std::function<bool(std::string_view, std::vector<Snapshot>&,
+                                                std::vector<Damage>&)>& visit) const override;
   Status DeleteSnapshots(std::string_view stream) override;
   Status Truncate(uint64_t below) override;
   void FailNextAppends(int n) override { fail_next_appends_.store(n); }

@@ -678,16 +678,16 @@ Result<RecordEnvelope> DecodeRecord(uint64_t seq, std::string_view bytes) {
 
 Status RecordDecoder::Decode(uint64_t seq, std::string_view bytes, RecordEnvelope& v) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return DataLossError(
-        fmt::format("{} bytes is not a whole, non-zero number of 8-byte words", bytes.size()))
+    return DataLossError(fmt::format("{} bytes is not a whole, non-zero number of 8-byte words",
+                                     bytes.size()))
         .WithContext(fmt::format("record {}", seq));
   }
   const size_t word_count = bytes.size() / sizeof(capnp::word);
   if (words_.size() < word_count) words_.resize(word_count);
   std::memcpy(words_.data(), bytes.data(), bytes.size());
   static_assert(sizeof(capnp::word) == sizeof(uint64_t));
-  const kj::ArrayPtr<const capnp::word> words(
-      reinterpret_cast<const capnp::word*>(words_.data()), word_count);
+  const kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(words_.data()),
+                                              word_count);
   auto result = DecodeWith<wire::RecordEnvelope, bool>(
       words, [&](wire::RecordEnvelope::Reader r, Decoder& d) -> Result<bool> {
         BURROW_RETURN_IF_ERROR(CheckVersion(r.getVersion()));

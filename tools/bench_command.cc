@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -357,7 +357,6 @@ void AddJournalCommand(CLI::App& bench, int& exit_code) {
   });
 }
 
-
 // ---- bench commit (issue 9) -------------------------------------------------------------------
 
 constexpr int kCommitTargetSessions = 256;
@@ -481,12 +480,9 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
     std::vector<std::vector<std::string>> rows = {{"mode", "sessions", "records/s", "spread",
                                                    "p50 µs", "p99 µs", "× naive (same)",
                                                    "× naive 1", "× sqlite 1", "× batched"}};
-    json out = {{"bench", "commit"},
-                {"command", command},
-                {"machine", MachineJson()},
-                {"seconds", common.seconds},
-                {"runs", common.runs},
-                {"threading", "one thread per session"},
+    json out = {{"bench", "commit"},        {"command", command},
+                {"machine", MachineJson()}, {"seconds", common.seconds},
+                {"runs", common.runs},      {"threading", "one thread per session"},
                 {"results", json::array()}};
     std::vector<std::vector<std::string>> csv = {
         std::vector<std::string>(std::begin(bench::kSweepColumns), std::end(bench::kSweepColumns))};
@@ -500,15 +496,13 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
       out["results"].push_back(ResultJson(result));
       if (result.mode != burrow.name) continue;
       const CaseResult* same = Find(*results, naive.name, result.producers);
-      csv.push_back({std::to_string(result.producers),
-                     fmt::format("{:.0f}", result.median.records_per_s),
-                     fmt::format("{:.1f}", result.median.p50_us),
-                     fmt::format("{:.1f}", result.median.p99_us),
-                     fmt::format("{:.0f}", PerS(same)),
-                     fmt::format("{:.1f}", same ? same->median.p50_us : 0),
-                     fmt::format("{:.1f}", same ? same->median.p99_us : 0),
-                     fmt::format("{:.0f}", PerS(naive1)), fmt::format("{:.0f}", PerS(batched1)),
-                     fmt::format("{:.0f}", PerS(sqlite1)), fmt::format("{:.0f}", PerS(floor1))});
+      csv.push_back(
+          {std::to_string(result.producers), fmt::format("{:.0f}", result.median.records_per_s),
+           fmt::format("{:.1f}", result.median.p50_us), fmt::format("{:.1f}", result.median.p99_us),
+           fmt::format("{:.0f}", PerS(same)), fmt::format("{:.1f}", same ? same->median.p50_us : 0),
+           fmt::format("{:.1f}", same ? same->median.p99_us : 0),
+           fmt::format("{:.0f}", PerS(naive1)), fmt::format("{:.0f}", PerS(batched1)),
+           fmt::format("{:.0f}", PerS(sqlite1)), fmt::format("{:.0f}", PerS(floor1))});
     }
 
     // The headline: kCommitTargetSessions if measured, else the largest count.
@@ -536,18 +530,17 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
         {"burrow_vs_raw_batched_rocksdb", "burrow vs raw batched RocksDB",
          Ratio(headline, batched1), kTargetVsBatched},
     };
-    std::string verdicts = fmt::format("\nTargets (issue 9), burrow with {} sessions{}:\n",
-                                       headline_sessions,
-                                       headline_sessions == kCommitTargetSessions
-                                           ? ""
-                                           : fmt::format(" (the targets are for {})",
-                                                         kCommitTargetSessions));
+    std::string verdicts =
+        fmt::format("\nTargets (issue 9), burrow with {} sessions{}:\n", headline_sessions,
+                    headline_sessions == kCommitTargetSessions
+                        ? ""
+                        : fmt::format(" (the targets are for {})", kCommitTargetSessions));
     out["targets"] = json::array();
     for (const TargetCheck& target : targets) {
       const bool met = target.ratio >= target.required;
-      verdicts += fmt::format("  {}: {} (target >= {}×): {}\n", target.description,
-                              bench::FormatRatio(target.ratio), target.required,
-                              met ? "met" : "NOT met");
+      verdicts +=
+          fmt::format("  {}: {} (target >= {}×): {}\n", target.description,
+                      bench::FormatRatio(target.ratio), target.required, met ? "met" : "NOT met");
       out["targets"].push_back({{"name", target.name},
                                 {"ratio", RatioJson(target.ratio)},
                                 {"required", target.required},
@@ -642,7 +635,9 @@ double MedianOf(const auto& runs, auto field) {
   return bench::Median(std::move(values));
 }
 
-std::string Seconds(double s) { return s < 10 ? fmt::format("{:.3f}", s) : fmt::format("{:.1f}", s); }
+std::string Seconds(double s) {
+  return s < 10 ? fmt::format("{:.3f}", s) : fmt::format("{:.1f}", s);
+}
 
 struct RestartCase {
   uint64_t records = 0;
@@ -743,9 +738,10 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
     replay_options.threads = f.threads;
     replay_options.snapshot_every_records = 0;
     replay_options.checkpoint_every_records = 0;
-    std::cerr << fmt::format("generating the replay journal: {} sessions, {} records, no "
-                             "snapshots...\n",
-                             f.sessions, f.replay_records);
+    std::cerr << fmt::format(
+        "generating the replay journal: {} sessions, {} records, no "
+        "snapshots...\n",
+        f.sessions, f.replay_records);
     Result<bench::History> replay_history =
         bench::GenerateHistory(scratch.Sub("replay"), replay_options, /*crash=*/false);
     if (!replay_history.ok()) return ReportError(replay_history.status(), exit_code);
@@ -757,9 +753,10 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
       options.sessions = f.sessions;
       options.records = records;
       options.threads = f.threads;
-      std::cerr << fmt::format("generating a history: {} sessions, {} records, default "
-                               "snapshots, left as after kill -9...\n",
-                               f.sessions, records);
+      std::cerr << fmt::format(
+          "generating a history: {} sessions, {} records, default "
+          "snapshots, left as after kill -9...\n",
+          f.sessions, records);
       Result<bench::History> history = bench::GenerateHistory(
           scratch.Sub(fmt::format("history-{}", records)), options, /*crash=*/true);
       if (!history.ok()) return ReportError(history.status(), exit_code);
@@ -779,8 +776,8 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
                                                        : bench::TimeRawScan(scratch.Sub("replay"));
         if (!figures.ok()) return ReportError(figures.status(), exit_code);
         std::cerr << fmt::format("run {}: {}: {} records in {} s = {} records/s\n", run,
-                                 rebuild ? "recovery replay" : "raw RocksDB scan",
-                                 figures->records, Seconds(figures->seconds),
+                                 rebuild ? "recovery replay" : "raw RocksDB scan", figures->records,
+                                 Seconds(figures->seconds),
                                  bench::FormatCount(figures->records_per_s));
         (rebuild ? rebuilds : scans).push_back(*figures);
       }
@@ -809,16 +806,17 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
         "--threads {}{}{}",
         f.sessions, fmt::join(f.records, ","), f.replay_records, f.runs, f.threads,
         f.dir.empty() ? "" : " --dir " + f.dir, f.json ? " --json" : "");
-    std::cout << fmt::format("{}\n{} CPUs ({}); median of {} run{}; journals warm in the OS "
-                             "cache\n\n",
-                             command, std::thread::hardware_concurrency(), CpuModel(), f.runs,
-                             f.runs == 1 ? "" : "s");
+    std::cout << fmt::format(
+        "{}\n{} CPUs ({}); median of {} run{}; journals warm in the OS "
+        "cache\n\n",
+        command, std::thread::hardware_concurrency(), CpuModel(), f.runs, f.runs == 1 ? "" : "s");
     const double rebuild_rate = MedianOf(rebuilds, &bench::ReplayFigures::records_per_s);
     const double scan_rate = MedianOf(scans, &bench::ReplayFigures::records_per_s);
     const double replay_ratio = scan_rate > 0 ? rebuild_rate / scan_rate : 0;
     std::cout << bench::RenderTable({
         {"replay of a journal without snapshots", "records", "seconds", "records/s", "× scan"},
-        {"recovery::Rebuild", bench::FormatCount(MedianOf(rebuilds, &bench::ReplayFigures::records)),
+        {"recovery::Rebuild",
+         bench::FormatCount(MedianOf(rebuilds, &bench::ReplayFigures::records)),
          Seconds(MedianOf(rebuilds, &bench::ReplayFigures::seconds)),
          bench::FormatCount(rebuild_rate), bench::FormatRatio(replay_ratio)},
         {"raw RocksDB scan", bench::FormatCount(MedianOf(scans, &bench::ReplayFigures::records)),
@@ -850,14 +848,14 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
           worst_crash = std::max(worst_crash, total);
           crash_medians.push_back(total);
         }
-        rows.push_back({k == 0 ? "after kill -9" : "after clean shutdown",
-                        bench::FormatCount(static_cast<double>(c.history.last_seq)),
-                        fmt::format("{}..{}", c.history.first_seq, c.history.last_seq),
-                        bench::FormatCount(MedianOf(runs, &bench::RestartFigures::sessions)),
-                        bench::FormatCount(MedianOf(runs, &bench::RestartFigures::records_replayed)),
-                        Seconds(MedianOf(runs, &bench::RestartFigures::open_s)),
-                        Seconds(MedianOf(runs, &bench::RestartFigures::recover_s)),
-                        Seconds(total)});
+        rows.push_back(
+            {k == 0 ? "after kill -9" : "after clean shutdown",
+             bench::FormatCount(static_cast<double>(c.history.last_seq)),
+             fmt::format("{}..{}", c.history.first_seq, c.history.last_seq),
+             bench::FormatCount(MedianOf(runs, &bench::RestartFigures::sessions)),
+             bench::FormatCount(MedianOf(runs, &bench::RestartFigures::records_replayed)),
+             Seconds(MedianOf(runs, &bench::RestartFigures::open_s)),
+             Seconds(MedianOf(runs, &bench::RestartFigures::recover_s)), Seconds(total)});
         out["restarts"].push_back(
             {{"kind", k == 0 ? "crash" : "clean"},
              {"history_records", c.history.last_seq},
@@ -887,7 +885,6 @@ void AddRecoveryCommand(CLI::App& bench, int& exit_code) {
     exit_code = 0;
   });
 }
-
 
 // ---- bench memory (issue 9) -------------------------------------------------------------------
 
@@ -939,10 +936,9 @@ void AddMemoryCommand(CLI::App& bench, int& exit_code) {
     Result<bench::MemoryFigures> figures =
         bench::MeasureIdleSessions((*dir)->Sub("journal"), flags->sessions, flags->threads);
     if (!figures.ok()) return ReportError(figures.status(), exit_code);
-    const std::string command =
-        fmt::format("burrow bench memory --sessions {} --threads {}{}{}", flags->sessions,
-                    flags->threads, flags->dir.empty() ? "" : " --dir " + flags->dir,
-                    flags->json ? " --json" : "");
+    const std::string command = fmt::format(
+        "burrow bench memory --sessions {} --threads {}{}{}", flags->sessions, flags->threads,
+        flags->dir.empty() ? "" : " --dir " + flags->dir, flags->json ? " --json" : "");
     const bool met = figures->bytes_per_session <= kTargetBytesPerSession;
     std::cout << fmt::format(
         "{}\n{} CPUs ({})\n\n"

@@ -340,7 +340,8 @@ void AddEvalCommand(CLI::App& app, int& exit_code) {
       "§8.1). Stops cleanly at end of input, SIGTERM or SIGINT: drain tasks stop without "
       "journaling anything, and the next start recovers the journal and respawns them. Exits 0 "
       "whatever the requests' outcomes (errors are data), 1 when the journal cannot be opened "
-      "or recovered, or stdout cannot be written. With --connect, requests go over RPC to a running "
+      "or recovered, or stdout cannot be written. With --connect, requests go over RPC to a "
+      "running "
       "`burrow serve` instead (exit 1 when it cannot be reached); --data, --durability and "
       "--drain-idle-timeout-ms then do not apply.");
   cmd->footer(

@@ -178,7 +178,8 @@ Status HostImpl::Commit(Session& s, Step& step) {
   Publish(s, step);
   const uint64_t every = options_.snapshot_every_records;
   if (every > 0 && !s.removed && s.image.session_seq - s.snapshot_session_seq >= every) {
-    journal::Snapshot snapshot{s.id, s.image.last_seq, schema::EncodeSnapshot(SnapshotOfSession(s))};
+    journal::Snapshot snapshot{s.id, s.image.last_seq,
+                               schema::EncodeSnapshot(SnapshotOfSession(s))};
     Status written = journal_->WriteSnapshots({std::move(snapshot)});
     if (written.ok()) {
       s.snapshot_session_seq = s.image.session_seq;

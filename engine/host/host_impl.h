@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <utility>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "engine/host/host.h"
@@ -52,8 +52,8 @@ struct Activity {
   explicit Activity(uint64_t delivered_count) : delivered(delivered_count) {}
   std::mutex mu;
   std::condition_variable cv;
-  uint64_t generation = 0;  // guarded by mu; bumped by post and by cancellation
-  uint64_t delivered = 0;   // guarded by mu; the published delivered count
+  uint64_t generation = 0;                     // guarded by mu; bumped by post and by cancellation
+  uint64_t delivered = 0;                      // guarded by mu; the published delivered count
   std::chrono::milliseconds respawn_delay{0};  // guarded by the SESSION's mu
 };
 
@@ -140,7 +140,7 @@ struct Session {
   std::timed_mutex mu;
   // --- guarded by mu ---
   StoredImage image;  // the session's image but its id (NewStep hands steps the full image)
-  std::shared_ptr<DrainTask> task;  // the newest task (possibly done); null before the first
+  std::shared_ptr<DrainTask> task;    // the newest task (possibly done); null before the first
   uint64_t respawn_token = 0;         // bumped to cancel a pending respawn
   uint64_t snapshot_session_seq = 0;  // image.session_seq when it was last snapshotted
   SnapshotGenerations snapshots;      // of its stored snapshots
@@ -181,7 +181,9 @@ struct Session {
 // std::string held a second copy of the id and a cached hash: ~60 bytes more per session).
 struct SessionIdHash {
   using is_transparent = void;
-  size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  size_t operator()(std::string_view id) const noexcept {
+    return std::hash<std::string_view>{}(id);
+  }
   size_t operator()(const std::shared_ptr<Session>& s) const noexcept { return (*this)(s->id); }
 };
 struct SessionIdEqual {

@@ -1000,7 +1000,8 @@ TEST_F(JournalTest, AppendsAfterTruncationKeepTheStreamIndexIntact) {
     }
     const uint64_t below = seq - 10;
     ASSERT_TRUE(journal->Truncate(below).ok());
-    for (auto& [stream, seqs] : expected) std::erase_if(seqs, [&](uint64_t s) { return s < below; });
+    for (auto& [stream, seqs] : expected)
+      std::erase_if(seqs, [&](uint64_t s) { return s < below; });
   }
   for (const std::string& stream : streams) {
     EXPECT_EQ(Seqs(*journal->ReadStream(stream, 0, seq)), expected[stream]) << stream;

@@ -440,9 +440,9 @@ TEST_F(EvalEndToEndTest, HelpNamesEveryOption) {
   std::string text;
   while (std::optional<std::string> line = help->ReadLine()) text += *line + "\n";
   EXPECT_EQ(help->WaitExit(), 0);
-  for (const char* option : {"--data", "--drain-idle-timeout-ms", "--durability",
-                             "--enable-test-hooks", "--log-level", "--connect", "--token-file",
-                             "Examples:"}) {
+  for (const char* option :
+       {"--data", "--drain-idle-timeout-ms", "--durability", "--enable-test-hooks", "--log-level",
+        "--connect", "--token-file", "Examples:"}) {
     EXPECT_NE(text.find(option), std::string::npos) << option << " missing from\n" << text;
   }
 }
@@ -450,9 +450,9 @@ TEST_F(EvalEndToEndTest, HelpNamesEveryOption) {
 // `burrow serve` + `burrow eval --connect`: the same requests, over RPC.
 TEST_F(EvalEndToEndTest, EvalConnectedToServeRunsTheScriptAndServeStopsCleanlyOnSigterm) {
   const std::string socket = (root_ / "s.sock").string();
-  BurrowProcess serve({"serve", "--data", data_.string(), "--listen", "unix:" + socket,
-                       "--durability", "none"},
-                      root_ / "serve-stderr");
+  BurrowProcess serve(
+      {"serve", "--data", data_.string(), "--listen", "unix:" + socket, "--durability", "none"},
+      root_ / "serve-stderr");
   auto deadline = steady_clock::now() + kResponseTimeout;
   while (!std::filesystem::exists(socket) && steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(10));

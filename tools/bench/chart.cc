@@ -58,8 +58,8 @@ plot {csv} using 1:3 with linespoints lw 2 pt 7 title 'p50', \
 unset multiplot
 )",
       fmt::arg("png", GnuplotQuote(png_path)), fmt::arg("csv", GnuplotQuote(csv_path)),
-      fmt::arg("title", GnuplotQuote(fmt::format("burrow bench commit: scaling sweep ({})",
-                                                 subtitle))));
+      fmt::arg("title",
+               GnuplotQuote(fmt::format("burrow bench commit: scaling sweep ({})", subtitle))));
 }
 
 Result<std::string> FindGnuplot() {
@@ -100,8 +100,8 @@ Status RunGnuplot(const std::string& gnuplot, const std::string& script) {
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-      result = UnavailableError(fmt::format("gnuplot failed (status {}) on {}", wstatus,
-                                            script_path));
+      result =
+          UnavailableError(fmt::format("gnuplot failed (status {}) on {}", wstatus, script_path));
     }
   }
   if (result.ok()) std::filesystem::remove(script_path);

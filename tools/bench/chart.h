@@ -13,11 +13,17 @@ namespace burrow::bench {
 std::string GnuplotQuote(std::string_view text);
 
 // The columns of a commit sweep's CSV, in order (the header RenderCsv writes first).
-inline constexpr const char* kSweepColumns[] = {
-    "sessions",           "burrow_per_s",           "burrow_p50_us",
-    "burrow_p99_us",      "naive_rocksdb_per_s",    "naive_rocksdb_p50_us",
-    "naive_rocksdb_p99_us", "naive_rocksdb_1_per_s", "raw_batched_rocksdb_per_s",
-    "sqlite_per_s",       "fdatasync_per_s"};
+inline constexpr const char* kSweepColumns[] = {"sessions",
+                                                "burrow_per_s",
+                                                "burrow_p50_us",
+                                                "burrow_p99_us",
+                                                "naive_rocksdb_per_s",
+                                                "naive_rocksdb_p50_us",
+                                                "naive_rocksdb_p99_us",
+                                                "naive_rocksdb_1_per_s",
+                                                "raw_batched_rocksdb_per_s",
+                                                "sqlite_per_s",
+                                                "fdatasync_per_s"};
 
 // A gnuplot script that reads the commit sweep CSV at `csv_path` (columns kSweepColumns) and
 // writes a 1280x560 PNG to `png_path`: on the left durable transitions/s against sessions (log

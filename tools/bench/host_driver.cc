@@ -105,8 +105,7 @@ Result<History> Generate(const std::string& dir, const HistoryOptions& options,
 
 }  // namespace
 
-Result<History> GenerateHistory(const std::string& dir, const HistoryOptions& options,
-                                bool crash) {
+Result<History> GenerateHistory(const std::string& dir, const HistoryOptions& options, bool crash) {
   if (options.sessions == 0) return InvalidArgumentError("sessions must be at least 1");
   if (options.records < 2 * options.sessions) {
     return InvalidArgumentError(
@@ -127,10 +126,9 @@ Result<History> GenerateHistory(const std::string& dir, const HistoryOptions& op
       host.reset();  // clean shutdown (and its checkpoint), then the journal's flush
       journal.reset();
     }
-    const std::string line =
-        history.ok() ? fmt::format("ok {} {} {}", history->last_seq, history->first_seq,
-                                   history->seconds)
-                     : "error " + history.status().ToString();
+    const std::string line = history.ok() ? fmt::format("ok {} {} {}", history->last_seq,
+                                                        history->first_seq, history->seconds)
+                                          : "error " + history.status().ToString();
     (void)!write(fds[1], line.data(), line.size());
     _exit(history.ok() ? 0 : 1);  // a crash for `crash`; nothing left to clean up otherwise
   }
@@ -155,8 +153,8 @@ Result<History> GenerateHistory(const std::string& dir, const HistoryOptions& op
     return history;
   }
   if (word == "error") return UnavailableError("generating the history: " + reply.substr(6));
-  return UnavailableError(fmt::format("generating the history: the child ended with status {}",
-                                      wstatus));
+  return UnavailableError(
+      fmt::format("generating the history: the child ended with status {}", wstatus));
 }
 
 }  // namespace burrow::bench

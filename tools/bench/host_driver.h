@@ -25,7 +25,8 @@ Status FromHostError(const host::Error& error, std::string_view command);
 // Used by one thread at a time.
 class SessionDriver {
  public:
-  SessionDriver(host::Host* host, std::string session) : host_(host), session_(std::move(session)) {}
+  SessionDriver(host::Host* host, std::string session)
+      : host_(host), session_(std::move(session)) {}
   // Errors: the host's, as FromHostError maps them.
   Status Next();
 

@@ -25,8 +25,7 @@ Result<uint64_t> ResidentBytes() {
   return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-Result<MemoryFigures> MeasureIdleSessions(const std::string& dir, uint64_t sessions,
-                                          int threads) {
+Result<MemoryFigures> MeasureIdleSessions(const std::string& dir, uint64_t sessions, int threads) {
   journal::Options options;
   options.durability = journal::Durability::kNone;
   BURROW_ASSIGN_OR_RETURN(std::unique_ptr<journal::Journal> journal,
@@ -55,8 +54,7 @@ Result<MemoryFigures> MeasureIdleSessions(const std::string& dir, uint64_t sessi
   }
   for (std::thread& thread : pool) thread.join();
   for (Status& status : results) BURROW_RETURN_IF_ERROR(status);
-  figures.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   malloc_trim(0);
   BURROW_ASSIGN_OR_RETURN(figures.rss_after, ResidentBytes());
   if (host->Sessions().size() != sessions) {

@@ -14,8 +14,8 @@ Result<uint64_t> ResidentBytes();
 
 struct MemoryFigures {
   uint64_t sessions = 0;
-  uint64_t rss_before = 0;  // host started over an empty journal, nothing registered
-  uint64_t rss_after = 0;   // every session registered and idle
+  uint64_t rss_before = 0;       // host started over an empty journal, nothing registered
+  uint64_t rss_after = 0;        // every session registered and idle
   double bytes_per_session = 0;  // (rss_after - rss_before) / sessions
   double seconds = 0;            // registering them
   // The same sessions after a clean shutdown and a restart (Journal::Open, then

@@ -56,8 +56,7 @@ Result<ReplayFigures> TimeRawScan(const std::string& dir) {
     if (families[i] == kRecordsFamily) records_index = i;
   }
   if (records_index == families.size()) {
-    return NotFoundError(fmt::format("{} has no '{}' column family", dir,
-                                     kRecordsFamily));
+    return NotFoundError(fmt::format("{} has no '{}' column family", dir, kRecordsFamily));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
