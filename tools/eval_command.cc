@@ -37,6 +37,7 @@
 #include "recovery/recovery.h"
 #include "tools/commands.h"
 #include "tools/eval_protocol.h"
+#include "tools/host_flags.h"
 
 namespace burrow::tools {
 namespace {
@@ -45,15 +46,9 @@ namespace {
 // cannot make eval buffer without bound. A 1 MiB body escaped as \uXXXX is 6 MiB.
 constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
 
-// Bound on --drain-idle-timeout-ms, as for timeouts in the protocol (~31 years).
-constexpr uint64_t kMaxIdleTimeoutMs = 1'000'000'000'000;
-
 struct EvalFlags {
   std::string data_dir = "./burrow-data";
-  uint64_t drain_idle_timeout_ms = 300'000;
-  std::string durability = "sync";
-  bool enable_test_hooks = false;
-  std::string log_level = "warn";
+  HostFlags host{.log_level = "warn"};
   std::string connect;     // a serving host's address: requests go over RPC
   std::string token_file;  // with connect
 };
@@ -253,7 +248,7 @@ int Serve(host::Host& host, const EvalFlags& flags, TerminationSignals& signals,
   // idempotent.
   signals.Watch([&host] { host.Shutdown(); }, logger);
   EvalOptions eval_options;
-  eval_options.enable_test_hooks = flags.enable_test_hooks;
+  eval_options.enable_test_hooks = flags.host.enable_test_hooks;
   StopCause stop = Server(host, eval_options, signals, logger).Run();
   signals.StopWatching();
   host.Shutdown();
@@ -298,13 +293,12 @@ int RunEval(const EvalFlags& flags) {
   // A reader that goes away must not kill eval mid-command: a failed write is handled instead.
   signal(SIGPIPE, SIG_IGN);
 
-  std::shared_ptr<spdlog::logger> logger = MakeLogger(flags.log_level);
+  std::shared_ptr<spdlog::logger> logger = MakeLogger(flags.host.log_level);
   if (!flags.connect.empty()) return RunConnected(flags, **signals, logger);
 
   journal::Options journal_options;
   journal_options.mode = journal::OpenMode::kWriter;
-  journal_options.durability =
-      flags.durability == "none" ? journal::Durability::kNone : journal::Durability::kSync;
+  journal_options.durability = DurabilityOf(flags.host);
   journal_options.logger = logger;
   Result<std::unique_ptr<journal::Journal>> journal =
       journal::Journal::Open(flags.data_dir, journal_options);
@@ -313,10 +307,7 @@ int RunEval(const EvalFlags& flags) {
                journal.status().ToString());
     return 1;
   }
-  host::HostOptions host_options;
-  host_options.drain_idle_timeout = std::chrono::milliseconds(flags.drain_idle_timeout_ms);
-  host_options.enable_test_hooks = flags.enable_test_hooks;
-  host_options.logger = logger;
+  host::HostOptions host_options = HostOptionsOf(flags.host, logger);
   // Recovery runs before the first request is read: a journal that cannot be replayed exactly
   // (damage other than a torn tail) stops the start with its report.
   Result<recovery::Recovered> recovered = recovery::Recover(**journal, host_options);
@@ -374,22 +365,9 @@ void AddEvalCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--token-file", flags->token_file,
                   "With --connect: file holding the token the server requires (TCP)")
       ->needs(connect);
-  cmd->add_option("--drain-idle-timeout-ms", flags->drain_idle_timeout_ms,
-                  "How long Timed and AttachedSession drains wait on an empty inbox before "
-                  "ending (PersistentHost drains never idle out)")
-      ->check(CLI::Range(uint64_t{1}, kMaxIdleTimeoutMs))
-      ->capture_default_str();
-  cmd->add_option("--durability", flags->durability,
-                  "sync: every batch is fsynced before a command is acknowledged; none: "
-                  "tests and benchmarks only, a power cut loses acknowledged commands")
-      ->check(CLI::IsMember({"sync", "none"}))
-      ->capture_default_str();
-  cmd->add_flag("--enable-test-hooks", flags->enable_test_hooks,
-                "Accept the fail_next_inbox_read and fail_next_appends commands (fault "
-                "injection for tests)");
-  cmd->add_option("--log-level", flags->log_level, "Log level of the messages on stderr")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-      ->capture_default_str();
+  AddHostOptions(cmd, flags->host,
+                 "Accept the fail_next_inbox_read and fail_next_appends commands (fault "
+                 "injection for tests)");
   cmd->callback([flags, &exit_code] { exit_code = RunEval(*flags); });
 }
 

@@ -23,11 +23,10 @@
 #include "journal/journal.h"
 #include "recovery/recovery.h"
 #include "tools/commands.h"
+#include "tools/host_flags.h"
 
 namespace burrow::tools {
 namespace {
-
-constexpr uint64_t kMaxIdleTimeoutMs = 1'000'000'000'000;
 
 struct ServeFlags {
   std::string data_dir = "./burrow-data";
@@ -35,11 +34,8 @@ struct ServeFlags {
   std::string token_file;
   bool allow_remote = false;
   std::string metrics_listen;
-  uint64_t drain_idle_timeout_ms = 300'000;
   uint64_t shutdown_grace_ms = 10'000;
-  std::string durability = "sync";
-  bool enable_test_hooks = false;
-  std::string log_level = "info";
+  HostFlags host{.log_level = "info"};
 };
 
 int Fail(std::string_view what, const Status& status) {
@@ -59,7 +55,7 @@ int RunServe(const ServeFlags& flags) {
 
   auto logger = std::make_shared<spdlog::logger>(
       "burrow", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_level(spdlog::level::from_str(flags.log_level));
+  logger->set_level(spdlog::level::from_str(flags.host.log_level));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f%z %l %v");
 
   rpc::ServerOptions server_options;
@@ -94,8 +90,7 @@ int RunServe(const ServeFlags& flags) {
 
   journal::Options journal_options;
   journal_options.mode = journal::OpenMode::kWriter;
-  journal_options.durability =
-      flags.durability == "none" ? journal::Durability::kNone : journal::Durability::kSync;
+  journal_options.durability = DurabilityOf(flags.host);
   journal_options.logger = logger;
   rpc::Metrics* sink = metrics.get();
   journal_options.on_group_written = [sink](const journal::GroupWritten& g) {
@@ -107,10 +102,7 @@ int RunServe(const ServeFlags& flags) {
     return Fail(fmt::format("cannot open the journal in '{}'", flags.data_dir), journal.status());
   }
 
-  host::HostOptions host_options;
-  host_options.drain_idle_timeout = std::chrono::milliseconds(flags.drain_idle_timeout_ms);
-  host_options.enable_test_hooks = flags.enable_test_hooks;
-  host_options.logger = logger;
+  host::HostOptions host_options = HostOptionsOf(flags.host, logger);
   host_options.observer = events.get();
   // Recovery runs before the listener exists: nobody can connect to a host that is not whole.
   Result<recovery::Recovered> recovered = recovery::Recover(**journal, host_options);
@@ -182,26 +174,13 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                 "Allow a TCP listener on a non-loopback address");
   cmd->add_option("--metrics-listen", flags->metrics_listen,
                   "HOST:PORT serving Prometheus text on GET /metrics (off by default)");
-  cmd->add_option("--drain-idle-timeout-ms", flags->drain_idle_timeout_ms,
-                  "How long Timed and AttachedSession drains wait on an empty inbox before "
-                  "ending (PersistentHost drains never idle out)")
-      ->check(CLI::Range(uint64_t{1}, kMaxIdleTimeoutMs))
-      ->capture_default_str();
+  AddHostOptions(cmd, flags->host,
+                 "Accept the failNextInboxRead and failNextAppends calls (fault injection for "
+                 "tests)");
   cmd->add_option("--shutdown-grace-ms", flags->shutdown_grace_ms,
                   "On SIGTERM/SIGINT, how long in-flight commands may take to finish before the "
                   "host shuts down anyway")
       ->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}))
-      ->capture_default_str();
-  cmd->add_option("--durability", flags->durability,
-                  "sync: every batch is fsynced before a command is acknowledged; none: "
-                  "tests and benchmarks only, a power cut loses acknowledged commands")
-      ->check(CLI::IsMember({"sync", "none"}))
-      ->capture_default_str();
-  cmd->add_flag("--enable-test-hooks", flags->enable_test_hooks,
-                "Accept the failNextInboxRead and failNextAppends calls (fault injection for "
-                "tests)");
-  cmd->add_option("--log-level", flags->log_level, "Log level of the messages on stderr")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }

@@ -80,12 +80,10 @@ Reply<CheckpointReport> HostImpl::Checkpoint() {
   Status written = flush();
   if (!written.ok()) return Error{ErrorCode::kUnavailable, written.ToString(), {}};
 
-  // Snapshots of sessions that no longer exist would resurrect them once their
-  // UnregisterSession record is truncated. Holding the registry shared keeps a new session of
-  // the same id from being created (and snapshotted) while its old snapshots are deleted.
   // Snapshots of sessions that no longer exist (or of an earlier life of a re-registered id)
   // would resurrect them once their UnregisterSession record is truncated. Holding the registry
-  // shared keeps a new session of the same id from being created meanwhile.
+  // shared keeps a new session of the same id from being created (and snapshotted) while its
+  // old snapshots are deleted.
   std::vector<std::pair<std::string, uint64_t>> heads;
   Status scanned = journal_->ScanSnapshotHeads([&](std::string_view stream, uint64_t covered) {
     heads.emplace_back(stream, covered);
