@@ -7,16 +7,19 @@
 // everyone who arrived during it (leveldb's DBImpl::Write writers_ deque, RocksDB's
 // WriteThread).
 //
-// Thread hand-offs are what limits throughput here (MEASUREMENTS.md: a wake-up that crosses
-// cores costs ~85 µs, and with hundreds of producers on two cores the CPU spent on wake-ups is
-// the ceiling), so the design keeps them to the minimum and off the lock:
+// Thread hand-offs are what limits throughput here: with hundreds of producers on two cores the
+// CPU spent on sleeping, waking and context switches is the ceiling (MEASUREMENTS.md; on this
+// machine class ~2 µs per same-core wake-and-switch, ~15 µs to wake an idle vCPU). So:
 // - a caller that finds nobody leading leads at once, on its own thread (no background thread);
-// - when a group's write ends, the leader FIRST appoints the next leader (the oldest queued
-//   caller) and wakes it, so the next write starts before anything else happens, and only then
-//   hands each follower of its own group its result;
-// - each follower sleeps on its own futex word and is woken once, with its final result already
-//   in place: it never retakes the queue's lock (a shared condition variable made every woken
-//   follower queue up on the mutex again).
+// - a group's followers sleep on one futex word shared by their group (its "generation") and
+//   are woken by ONE FUTEX_WAKE when the group's result is in place. Waking each follower with
+//   a syscall of its own let every woken follower preempt the leader at the syscall's exit: one
+//   extra context switch per record (measured with `perf record -e sched:sched_switch`);
+// - a woken follower never retakes the queue's lock: its result is already in its Writer;
+// - leadership does not need a wake-up of its own: a leader whose group is written goes on
+//   leading the next group (its thread is already running) for up to groups_per_leader groups,
+//   then hands leadership to a follower of the group it just wrote, which the same wake-up
+//   wakes. A leader's own caller therefore returns at most groups_per_leader groups late.
 //
 // Sequences: a failed group consumes none; the next group starts from the same sequence.
 // Thread-safety: safe for concurrent use.
@@ -42,6 +45,9 @@ struct GroupLimits {
   // taken, however large.
   size_t max_records = 1000;
   size_t max_bytes = size_t{4} << 20;  // streams, payloads, state keys and values
+  // A leader writes this many groups (>= 1) before it hands leadership on to a follower of the
+  // group it just wrote, so its own caller waits at most this many groups after its own.
+  int groups_per_leader = 4;
 };
 
 class CommitQueue {
@@ -77,19 +83,29 @@ class CommitQueue {
  private:
   struct Writer;
 
-  // Runs groups as the leader until it has handed leadership on (or nobody is left); returns
-  // once `self`'s own group has been written.
+  // Runs groups as the leader until it has handed leadership on (or nobody is left); `self`'s
+  // own batch is in the first group unless its result was already in when it was made leader.
   void Lead(Writer& self);
+  // Blocks until `self` is no longer waiting (its result is in, or it must lead).
+  void Sleep(Writer& self);
+
+  // Followers of generation g sleep on wake_words_[g % kWakeWords]. Two generations are live at
+  // a time (the group being written and the one queueing); a word shared with an older
+  // generation costs at most a spurious wake-up, which a follower sleeps through.
+  static constexpr size_t kWakeWords = 4;
   // Publishes a written group's sequences to WaitForSequenceAbove callers.
   void Publish(uint64_t last_seq);
 
   const GroupLimits limits_;
   const WriteGroupFn write_group_;
 
-  std::mutex mu_;                 // guards the three members below; held only to move pointers
+  std::mutex mu_;                 // guards the four members below; held only to move pointers
   std::vector<Writer*> pending_;  // queued callers, oldest first, not yet in a group
   bool leading_ = false;          // a leader exists (writing, or appointed and waking up)
   size_t in_flight_ = 0;          // callers in the group being written
+  uint64_t open_generation_ = 0;  // the generation callers queueing now belong to
+
+  std::atomic<uint32_t> wake_words_[kWakeWords] = {};
 
   std::atomic<uint64_t> last_seq_;  // written only by the leader
   std::atomic<uint64_t> groups_written_{0};
