@@ -329,12 +329,15 @@ TEST(CommitQueueTest, LeadershipIsHandedOnSoNoLeaderWritesMoreThanItsShare) {
   std::mutex mu;
   std::map<std::pair<std::thread::id, int>, int> groups_per_call;
   CommitQueue::WriteGroupFn write = [&](std::span<const Batch* const>, uint64_t) {
-    std::lock_guard lock(mu);
-    ++groups_per_call[{std::this_thread::get_id(), current_call}];
+    {
+      std::lock_guard lock(mu);
+      ++groups_per_call[{std::this_thread::get_id(), current_call}];
+    }
+    std::this_thread::sleep_for(50us);  // like an fsync: the woken queue up again meanwhile
     return OkStatus();
   };
-  // Groups of at most two records keep callers queued behind every group, so a leader always
-  // has a next group to write.
+  // Groups of at most two records, and writes that take a while, keep callers queued behind
+  // every group, so a leader always has a next group to write.
   CommitQueue queue(0, GroupLimits{.max_records = 2, .groups_per_leader = kGroupsPerLeader},
                     write);
   constexpr int kThreads = 8;
