@@ -23,19 +23,17 @@ void FutexWait(std::atomic<uint32_t>& word, uint32_t expected) {
   syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
 }
 
-void FutexWakeAll(std::atomic<uint32_t>& word) {
-  syscall(SYS_futex, FutexWord(word), FUTEX_WAKE_PRIVATE, std::numeric_limits<int>::max(), nullptr,
-          nullptr, 0);
+void FutexWake(std::atomic<uint32_t>& word, int how_many) {
+  syscall(SYS_futex, FutexWord(word), FUTEX_WAKE_PRIVATE, how_many, nullptr, nullptr, 0);
 }
 
 }  // namespace
 
 struct CommitQueue::Writer {
   enum : uint32_t {
-    kWaiting,   // queued, or in a group being written
-    kLead,      // lead now; the caller's own batch is still queued (it is the oldest)
-    kDone,      // the result is in `status` / `first_seq`
-    kDoneLead,  // the result is in, and leadership was handed to this caller: lead, then return
+    kWaiting,  // queued, or in a group being written
+    kLead,     // lead: the caller's own batch is still queued
+    kDone,     // the result is in `status` / `first_seq`
   };
 
   explicit Writer(const Batch* b) : batch(b) {
@@ -47,10 +45,10 @@ struct CommitQueue::Writer {
   const Batch* batch;
   size_t bytes = 0;
   uint64_t first_seq = 0;  // set when the writer joins a group
-  Status status;           // set by its group's leader before `state` leaves kWaiting
+  Status status;           // set by its group's leader before `state` becomes kDone
   std::atomic<uint32_t> state{kWaiting};
-  // The generation whose wake-up word the caller sleeps on. Written under mu_ (by the caller when
-  // it queues, by a leader when a group left it behind), read by the sleeping caller.
+  // The generation whose word the caller sleeps on. Written under mu_ (by the caller when it
+  // queues, by a leader when the limits left it behind), read by the sleeping caller.
   std::atomic<uint64_t> generation{0};
 };
 
@@ -64,15 +62,14 @@ Result<uint64_t> CommitQueue::Commit(const Batch& batch) {
     pending_.push_back(&self);
     self.generation.store(open_generation_, std::memory_order_relaxed);
     // Nobody leads only when nobody is queued (leadership is handed on while anyone is), so
-    // `self` is the oldest and leads its own group at once.
+    // `self` is the only queued caller and leads its own group at once.
     if (!leading_) {
       leading_ = true;
       self.state.store(Writer::kLead, std::memory_order_relaxed);
     }
   }
   Sleep(self);
-  const uint32_t state = self.state.load(std::memory_order_acquire);
-  if (state == Writer::kLead || state == Writer::kDoneLead) Lead(self);
+  if (self.state.load(std::memory_order_acquire) == Writer::kLead) Lead(self);
   if (!self.status.ok()) return self.status;
   return self.first_seq;
 }
@@ -80,23 +77,32 @@ Result<uint64_t> CommitQueue::Commit(const Batch& batch) {
 void CommitQueue::Sleep(Writer& self) {
   for (;;) {
     const uint64_t generation = self.generation.load(std::memory_order_acquire);
-    std::atomic<uint32_t>& word = wake_words_[generation % kWakeWords];
-    // Read the word before the state: a wake-up after this read changes the word, so FutexWait
-    // returns at once instead of missing it.
-    const uint32_t seen = word.load(std::memory_order_acquire);
+    const size_t slot = generation % kWakeWords;
+    // Read the word before anything it announces: a change after this read makes FutexWait
+    // return at once instead of sleeping through it.
+    const uint32_t seen = wake_words_[slot].load(std::memory_order_acquire);
     if (self.state.load(std::memory_order_acquire) != Writer::kWaiting) return;
     if (self.generation.load(std::memory_order_acquire) != generation) continue;  // moved on
-    FutexWait(word, seen);
+    // Leadership handed to this generation: the first of its callers to look takes it. The
+    // offer names its generation, because a slot is shared by every kWakeWords-th generation
+    // and only a caller of the generation offered may take it.
+    uint64_t offer = generation + 1;
+    if (lead_offered_[slot].compare_exchange_strong(offer, 0, std::memory_order_acq_rel)) {
+      self.state.store(Writer::kLead, std::memory_order_relaxed);
+      return;
+    }
+    FutexWait(wake_words_[slot], seen);
   }
 }
 
 void CommitQueue::Lead(Writer& self) {
-  for (int groups = 1;; ++groups) {
+  for (;;) {
     std::vector<Writer*> group;
     std::vector<const Batch*> batches;
     uint64_t first_seq = 0;
     size_t records = 0;
     uint64_t generation = 0;
+    bool mine = false;  // `self`'s batch is in this group
     {
       std::lock_guard lock(mu_);
       // No other group is in flight (there is one leader), so LastSequence() is final here.
@@ -115,11 +121,12 @@ void CommitQueue::Lead(Writer& self) {
         bytes += w->bytes;
         group.push_back(w);
         batches.push_back(w->batch);
+        mine = mine || w == &self;
       }
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(group.size()));
       in_flight_ = group.size();
-      // Whoever queues from now on (and whoever the limits left behind) is woken with the next
-      // group, not with this one.
+      // Whoever queues from now on (and whoever the limits left behind) belongs to the next
+      // generation: woken with the next group, not with this one.
       generation = open_generation_++;
       for (Writer* w : pending_) w->generation.store(open_generation_, std::memory_order_release);
     }
@@ -129,35 +136,40 @@ void CommitQueue::Lead(Writer& self) {
     groups_written_.fetch_add(1, std::memory_order_relaxed);
     if (status.ok() && records > 0) Publish(first_seq + records - 1);
 
-    // Who leads next: nobody if nobody queued; else this thread, until it has written
-    // groups_per_leader groups and the group it just wrote has a follower to take over.
-    Writer* heir = nullptr;
-    bool lead_again = false;
+    // Who leads next: this thread again while its own batch waits (the limits left it behind);
+    // else nobody if nobody queued; else the next generation, at once, so that its write
+    // overlaps the wake-ups below.
+    bool hand_on = false;
     {
       std::lock_guard lock(mu_);
       in_flight_ = 0;
-      if (pending_.empty()) {
-        leading_ = false;
-      } else {
-        for (Writer* w : group) {
-          if (w != &self && groups >= limits_.groups_per_leader) {
-            heir = w;
-            break;
-          }
+      if (mine) {
+        if (pending_.empty()) {
+          leading_ = false;
+        } else {
+          hand_on = true;
         }
-        lead_again = heir == nullptr;
       }
     }
     for (Writer* w : group) {
       w->status = status;
       if (w == &self) continue;
       // After this store `w` may return at any moment: nothing below touches it.
-      w->state.store(w == heir ? Writer::kDoneLead : Writer::kDone, std::memory_order_release);
+      w->state.store(Writer::kDone, std::memory_order_release);
+    }
+    if (hand_on) {
+      // The next generation's callers all sleep on one word; the offer goes to whichever of them
+      // looks first: the one this wakes (the longest asleep), or one not yet asleep, whose
+      // FutexWait returns at once because the word changed.
+      const uint64_t next = generation + 1;
+      lead_offered_[next % kWakeWords].store(next + 1, std::memory_order_release);
+      wake_words_[next % kWakeWords].fetch_add(1, std::memory_order_release);
+      FutexWake(wake_words_[next % kWakeWords], 1);
     }
     std::atomic<uint32_t>& word = wake_words_[generation % kWakeWords];
     word.fetch_add(1, std::memory_order_release);
-    FutexWakeAll(word);
-    if (!lead_again) return;
+    FutexWake(word, std::numeric_limits<int>::max());
+    if (mine) return;
   }
 }
 

@@ -11,15 +11,15 @@
 // CPU spent on sleeping, waking and context switches is the ceiling (MEASUREMENTS.md; on this
 // machine class ~2 µs per same-core wake-and-switch, ~15 µs to wake an idle vCPU). So:
 // - a caller that finds nobody leading leads at once, on its own thread (no background thread);
-// - a group's followers sleep on one futex word shared by their group (its "generation") and
-//   are woken by ONE FUTEX_WAKE when the group's result is in place. Waking each follower with
-//   a syscall of its own let every woken follower preempt the leader at the syscall's exit: one
-//   extra context switch per record (measured with `perf record -e sched:sched_switch`);
-// - a woken follower never retakes the queue's lock: its result is already in its Writer;
-// - leadership does not need a wake-up of its own: a leader whose group is written goes on
-//   leading the next group (its thread is already running) for up to groups_per_leader groups,
-//   then hands leadership to a follower of the group it just wrote, which the same wake-up
-//   wakes. A leader's own caller therefore returns at most groups_per_leader groups late.
+// - callers sleep on one futex word per "generation" (the callers queued while one group is
+//   written). A group's followers are woken by ONE FUTEX_WAKE once their results are in place.
+//   Waking each follower with a syscall of its own let every woken follower preempt the leader
+//   at the syscall's exit: one extra context switch per record (`perf record -e
+//   sched:sched_switch`);
+// - when a group's write ends, its leader FIRST hands leadership to the next generation (one
+//   wake-up: the first of its callers to look leads, with its own batch in the group it
+//   writes), so the next write starts while the finished group is being woken;
+// - a woken follower never retakes the queue's lock: its result is already in its Writer.
 //
 // Sequences: a failed group consumes none; the next group starts from the same sequence.
 // Thread-safety: safe for concurrent use.
@@ -41,13 +41,10 @@
 namespace burrow::journal {
 
 struct GroupLimits {
-  // A group stops growing before it would exceed either bound; the leader's own batch is always
+  // A group stops growing before it would exceed either bound; the oldest queued batch is always
   // taken, however large.
   size_t max_records = 1000;
   size_t max_bytes = size_t{4} << 20;  // streams, payloads, state keys and values
-  // A leader writes this many groups (>= 1) before it hands leadership on to a follower of the
-  // group it just wrote, so its own caller waits at most this many groups after its own.
-  int groups_per_leader = 4;
 };
 
 class CommitQueue {
@@ -83,15 +80,15 @@ class CommitQueue {
  private:
   struct Writer;
 
-  // Runs groups as the leader until it has handed leadership on (or nobody is left); `self`'s
-  // own batch is in the first group unless its result was already in when it was made leader.
+  // Writes groups as the leader until one held `self`'s own batch, then hands leadership on
+  // (or, with nobody queued, gives it up).
   void Lead(Writer& self);
-  // Blocks until `self` is no longer waiting (its result is in, or it must lead).
+  // Blocks until `self`'s result is in or it must lead.
   void Sleep(Writer& self);
 
-  // Followers of generation g sleep on wake_words_[g % kWakeWords]. Two generations are live at
+  // Callers of generation g sleep on wake_words_[g % kWakeWords]. Two generations are live at
   // a time (the group being written and the one queueing); a word shared with an older
-  // generation costs at most a spurious wake-up, which a follower sleeps through.
+  // generation costs at most a spurious wake-up, which a caller sleeps through.
   static constexpr size_t kWakeWords = 4;
   // Publishes a written group's sequences to WaitForSequenceAbove callers.
   void Publish(uint64_t last_seq);
@@ -106,6 +103,10 @@ class CommitQueue {
   uint64_t open_generation_ = 0;  // the generation callers queueing now belong to
 
   std::atomic<uint32_t> wake_words_[kWakeWords] = {};
+  // Leadership offered by a finishing leader to generation g: g + 1 in slot g % kWakeWords (0:
+  // no offer). Taken (compare-exchanged to 0) by exactly one caller of generation g, which
+  // then leads; always taken before the next group forms.
+  std::atomic<uint64_t> lead_offered_[kWakeWords] = {};
 
   std::atomic<uint64_t> last_seq_;  // written only by the leader
   std::atomic<uint64_t> groups_written_{0};

@@ -316,50 +316,58 @@ TEST(CommitQueueTest, ConcurrentCallersGetDisjointContiguousRanges) {
   EXPECT_EQ(queue.LastSequence(), next - 1);
 }
 
-// Which Commit call the current thread is making (set by the test's callers; read by the write
+// The batch the current thread is committing (set by the test's callers; read by the write
 // function, which runs on the leader's thread).
-thread_local int current_call = -1;
+thread_local const Batch* current_batch = nullptr;
 
-TEST(CommitQueueTest, LeadershipIsHandedOnSoNoLeaderWritesMoreThanItsShare) {
-  // A leader goes on leading while callers queue, but only for groups_per_leader groups during
-  // one call of its own: then a follower takes over. Counted by the write function, which runs
-  // on the leader's thread, per (thread, call), so the scheduling of the test's threads does
-  // not matter.
-  constexpr int kGroupsPerLeader = 2;
+TEST(CommitQueueTest, ALeaderWritesGroupsOnlyUntilItsOwnBatchIsWritten) {
+  // Then it hands leadership on: no caller waits for other callers' groups after its own.
+  // Checked from the write function, which runs on the leader's thread, so the scheduling of
+  // the test's threads does not matter. Groups of at most two records, and writes that take a
+  // while, keep callers queued behind every group and leave some leaders' batches behind.
   std::mutex mu;
-  std::map<std::pair<std::thread::id, int>, int> groups_per_call;
-  CommitQueue::WriteGroupFn write = [&](std::span<const Batch* const>, uint64_t) {
+  std::map<const Batch*, std::vector<bool>> groups_by_leader;  // per call: "own batch in it?"
+  CommitQueue::WriteGroupFn write = [&](std::span<const Batch* const> group, uint64_t) {
     {
       std::lock_guard lock(mu);
-      ++groups_per_call[{std::this_thread::get_id(), current_call}];
+      groups_by_leader[current_batch].push_back(std::find(group.begin(), group.end(),
+                                                          current_batch) != group.end());
     }
     std::this_thread::sleep_for(50us);  // like an fsync: the woken queue up again meanwhile
     return OkStatus();
   };
-  // Groups of at most two records, and writes that take a while, keep callers queued behind
-  // every group, so a leader always has a next group to write.
-  CommitQueue queue(0, GroupLimits{.max_records = 2, .groups_per_leader = kGroupsPerLeader},
-                    write);
+  CommitQueue queue(0, GroupLimits{.max_records = 2}, write);
   constexpr int kThreads = 8;
   constexpr int kPerThread = 300;
   std::vector<std::thread> threads;
+  std::set<std::thread::id> leaders;
+  std::mutex leaders_mu;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
+      bool led = false;
       for (int i = 0; i < kPerThread; ++i) {
-        current_call = i;
-        ASSERT_TRUE(queue.Commit(Records(1)).ok());
+        Batch batch = Records(1);
+        current_batch = &batch;
+        const uint64_t before = queue.GroupsWritten();
+        ASSERT_TRUE(queue.Commit(batch).ok());
+        std::lock_guard lock(mu);
+        auto it = groups_by_leader.find(&batch);
+        if (it == groups_by_leader.end()) continue;
+        led = true;
+        // The last group it wrote held its batch, and no earlier one did.
+        EXPECT_TRUE(it->second.back()) << "wrote " << it->second.size() << " groups";
+        EXPECT_EQ(std::count(it->second.begin(), it->second.end(), true), 1);
+        EXPECT_GE(queue.GroupsWritten() - before, it->second.size());
+        groups_by_leader.erase(it);  // the next call may reuse the address
+      }
+      if (led) {
+        std::lock_guard lock(leaders_mu);
+        leaders.insert(std::this_thread::get_id());
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(queue.LastSequence(), uint64_t{kThreads} * kPerThread);
-  std::set<std::thread::id> leaders;
-  int most = 0;
-  for (const auto& [call, groups] : groups_per_call) {
-    leaders.insert(call.first);
-    most = std::max(most, groups);
-  }
-  EXPECT_LE(most, kGroupsPerLeader);
   EXPECT_GT(leaders.size(), 1u);
 }
 
