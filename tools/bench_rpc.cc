@@ -14,6 +14,8 @@
 //             mostly queueing and is not the target's.
 //   embedded  the same commands from `--clients` threads straight on the host (no RPC), flat
 //             out: what the RPC layer costs.
+//   embedded@1k  the same at 1,000 commands/s, open loop like rpc@1k: what the RPC layer adds
+//             to the latency at the target's load (a diagnostic, not the target).
 //   fsync@1k  the baseline: one thread appends 256 B to a file and fdatasyncs it, paced at 1,000
 //             operations/s; its p99 (of each fdatasync's own time) is the latency target's unit.
 // Target (issue 8): rpc@1k p99 <= 3x the fsync@1k p99 of the same invocation.
@@ -60,6 +62,9 @@ struct RpcBenchFlags {
   int runs = 3;
   bool json = false;
   std::string dir;
+  // ServerOptions::run_idle_commands_on_loop: "auto" (the server's default) or "workers" (every
+  // command on a worker thread), to compare the two.
+  std::string server_dispatch = "auto";
 };
 
 // One client: its own sessions (those whose index is its own modulo the client count), each
@@ -118,8 +123,12 @@ class RpcCommandProducer : public CommandProducer {
 
 class HostWorkload : public bench::Workload {
  public:
-  HostWorkload(int sessions, bool over_rpc) : sessions_(sessions), over_rpc_(over_rpc) {}
+  // `on_loop` (optional): where to add, at the end, how many commands the server ran on its loop
+  // thread.
+  HostWorkload(int sessions, bool over_rpc, bool idle_on_loop = true, uint64_t* on_loop = nullptr)
+      : sessions_(sessions), over_rpc_(over_rpc), idle_on_loop_(idle_on_loop), on_loop_(on_loop) {}
   ~HostWorkload() override {
+    if (server_ && on_loop_ != nullptr) *on_loop_ += server_->commands_run_on_loop();
     if (server_) server_->Stop();
     server_.reset();
     if (host_) host_->Shutdown();
@@ -139,6 +148,7 @@ class HostWorkload : public bench::Workload {
     }
     if (!over_rpc_) return OkStatus();
     rpc::ServerOptions server_options;
+    server_options.run_idle_commands_on_loop = idle_on_loop_;
     BURROW_ASSIGN_OR_RETURN(server_options.listen, rpc::ParseAddress("unix:" + dir + "/sock"));
     BURROW_ASSIGN_OR_RETURN(server_, rpc::Server::Start(*host_, server_options));
     return OkStatus();
@@ -158,6 +168,8 @@ class HostWorkload : public bench::Workload {
  private:
   const int sessions_;
   const bool over_rpc_;
+  const bool idle_on_loop_;
+  uint64_t* const on_loop_;
   int producers_ = 1;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<host::Host> host_;
@@ -207,7 +219,7 @@ Result<bench::RunFigures> PacedFsync(const std::string& parent, double seconds) 
 }
 
 json FiguresJson(const std::string& mode, int clients, const std::vector<bench::RunFigures>& runs,
-                std::optional<double> offered_per_s = std::nullopt) {
+                 std::optional<double> offered_per_s = std::nullopt) {
   bench::RunFigures median = bench::MedianOfRuns(runs);
   json out = {{"mode", mode},
               {"clients", clients},
@@ -233,27 +245,38 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   }
   std::error_code error;
   std::filesystem::create_directories(parent, error);
-  const std::string command =
-      fmt::format("burrow bench rpc --clients {} --sessions {} --seconds {} --runs {}{}{}",
-                  flags.clients, flags.sessions, flags.seconds, flags.runs,
-                  flags.dir.empty() ? "" : " --dir " + flags.dir, flags.json ? " --json" : "");
+  const std::string command = fmt::format(
+      "burrow bench rpc --clients {} --sessions {} --seconds {} --runs {}{}{}{}", flags.clients,
+      flags.sessions, flags.seconds, flags.runs, flags.dir.empty() ? "" : " --dir " + flags.dir,
+      flags.server_dispatch == "auto" ? "" : " --server-dispatch " + flags.server_dispatch,
+      flags.json ? " --json" : "");
 
   bench::RunOptions options;
   options.producers = flags.clients;
   options.duration = std::chrono::duration<double>(flags.seconds);
   options.parent_dir = parent;
-  const bench::WorkloadSpec rpc{
-      "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true); }};
+  const bench::WorkloadSpec rpc{"rpc", [&] {
+                                  return std::make_unique<HostWorkload>(
+                                      flags.sessions, true, flags.server_dispatch == "auto");
+                                }};
+  uint64_t paced_on_loop = 0;  // rpc@1k commands the server ran on its loop thread, all rounds
+  const bench::WorkloadSpec rpc_paced{"rpc", [&] {
+                                        return std::make_unique<HostWorkload>(
+                                            flags.sessions, true, flags.server_dispatch == "auto",
+                                            &paced_on_loop);
+                                      }};
   const bench::WorkloadSpec embedded{
       "embedded", [&] { return std::make_unique<HostWorkload>(flags.sessions, false); }};
-  std::vector<bench::RunFigures> paced_runs, rpc_runs, embedded_runs, fsync_runs;
+  std::vector<bench::RunFigures> paced_runs, rpc_runs, embedded_runs, embedded_paced_runs,
+      fsync_runs;
   for (int round = 1; round <= flags.runs; ++round) {
     // Interleaved, so the machine's drift reaches every mode alike; the target's two
     // measurements back to back.
     Result<bench::RunFigures> fsync = PacedFsync(parent, flags.seconds);
     if (!fsync.ok()) return std::cerr << "burrow bench rpc: " << fsync.status() << "\n", 1;
     fsync_runs.push_back(*fsync);
-    Result<bench::RunFigures> paced = bench::RunPacedOnce(rpc, options, kPacedCommandsPerSecond);
+    Result<bench::RunFigures> paced =
+        bench::RunPacedOnce(rpc_paced, options, kPacedCommandsPerSecond);
     if (!paced.ok()) return std::cerr << "burrow bench rpc: " << paced.status() << "\n", 1;
     paced_runs.push_back(*paced);
     Result<bench::RunFigures> over_rpc = bench::RunOnce(rpc, options);
@@ -262,20 +285,29 @@ int RunRpcBench(const RpcBenchFlags& flags) {
     Result<bench::RunFigures> direct = bench::RunOnce(embedded, options);
     if (!direct.ok()) return std::cerr << "burrow bench rpc: " << direct.status() << "\n", 1;
     embedded_runs.push_back(*direct);
+    Result<bench::RunFigures> direct_paced =
+        bench::RunPacedOnce(embedded, options, kPacedCommandsPerSecond);
+    if (!direct_paced.ok()) {
+      return std::cerr << "burrow bench rpc: " << direct_paced.status() << "\n", 1;
+    }
+    embedded_paced_runs.push_back(*direct_paced);
     std::cerr << fmt::format(
         "[round {}/{}] fsync@1k {}/s p99 {} µs; rpc@1k {}/s p50 {} µs p99 {} µs ({}); rpc {} "
-        "cmd/s p50 {} µs p99 {} µs; embedded {} cmd/s p50 {} µs p99 {} µs\n",
+        "cmd/s p50 {} µs p99 {} µs; embedded {} cmd/s p50 {} µs p99 {} µs; embedded@1k p50 {} "
+        "µs p99 {} µs\n",
         round, flags.runs, bench::FormatCount(fsync->records_per_s),
         bench::FormatMicros(fsync->p99_us), bench::FormatCount(paced->records_per_s),
         bench::FormatMicros(paced->p50_us), bench::FormatMicros(paced->p99_us),
         bench::FormatRatio(fsync->p99_us > 0 ? paced->p99_us / fsync->p99_us : 0),
         bench::FormatCount(over_rpc->records_per_s), bench::FormatMicros(over_rpc->p50_us),
         bench::FormatMicros(over_rpc->p99_us), bench::FormatCount(direct->records_per_s),
-        bench::FormatMicros(direct->p50_us), bench::FormatMicros(direct->p99_us));
+        bench::FormatMicros(direct->p50_us), bench::FormatMicros(direct->p99_us),
+        bench::FormatMicros(direct_paced->p50_us), bench::FormatMicros(direct_paced->p99_us));
   }
   const bench::RunFigures paced_median = bench::MedianOfRuns(paced_runs);
   const bench::RunFigures rpc_median = bench::MedianOfRuns(rpc_runs);
   const bench::RunFigures embedded_median = bench::MedianOfRuns(embedded_runs);
+  const bench::RunFigures embedded_paced_median = bench::MedianOfRuns(embedded_paced_runs);
   const bench::RunFigures fsync_median = bench::MedianOfRuns(fsync_runs);
   const double ratio = fsync_median.p99_us > 0 ? paced_median.p99_us / fsync_median.p99_us : 0;
 
@@ -291,6 +323,7 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   row("rpc@1k", "1,000/s", flags.clients, paced_median);
   row("rpc", "flat out", flags.clients, rpc_median);
   row("embedded", "flat out", flags.clients, embedded_median);
+  row("embedded@1k", "1,000/s", flags.clients, embedded_paced_median);
   row("fsync@1k", "1,000/s", 1, fsync_median);
 
   std::cout << fmt::format(
@@ -306,9 +339,9 @@ int RunRpcBench(const RpcBenchFlags& flags) {
       "\nTarget (issue 8): rpc p99 at 1,000 commands/s (rpc@1k) <= {}x the fsync@1k p99: {} / "
       "{} µs = {} ({})\nThroughput (rpc flat out): {} commands/s, p50 {} µs, p99 {} µs\n",
       kTargetP99VsFsync, bench::FormatMicros(paced_median.p99_us),
-      bench::FormatMicros(fsync_median.p99_us), bench::FormatRatio(ratio),
-      met ? "met" : "NOT met", bench::FormatCount(rpc_median.records_per_s),
-      bench::FormatMicros(rpc_median.p50_us), bench::FormatMicros(rpc_median.p99_us));
+      bench::FormatMicros(fsync_median.p99_us), bench::FormatRatio(ratio), met ? "met" : "NOT met",
+      bench::FormatCount(rpc_median.records_per_s), bench::FormatMicros(rpc_median.p50_us),
+      bench::FormatMicros(rpc_median.p99_us));
   const bool baseline_kept_pace =
       fsync_median.records_per_s >= kKeptPaceShare * kBaselineOpsPerSecond;
   if (!baseline_kept_pace) {
@@ -318,6 +351,12 @@ int RunRpcBench(const RpcBenchFlags& flags) {
         "flatters rpc; rerun\n",
         bench::FormatCount(fsync_median.records_per_s));
   }
+  uint64_t paced_ops = 0;
+  for (const bench::RunFigures& r : paced_runs) paced_ops += r.ops;
+  const double share_on_loop =
+      paced_ops > 0 ? static_cast<double>(paced_on_loop) / static_cast<double>(paced_ops) : 0;
+  std::cout << fmt::format("rpc@1k: {:.0f} % of its commands ran on the server's loop thread\n",
+                           100 * share_on_loop);
   const bool paced_kept_pace =
       paced_median.records_per_s >= kKeptPaceShare * kPacedCommandsPerSecond;
   if (!paced_kept_pace) {
@@ -337,32 +376,36 @@ int RunRpcBench(const RpcBenchFlags& flags) {
            {"baseline_kept_pace",
             fsync_runs[i].records_per_s >= kKeptPaceShare * kBaselineOpsPerSecond}});
     }
-    json out = {{"bench", "rpc"},
-                {"command", command},
-                {"seconds", flags.seconds},
-                {"runs", flags.runs},
-                {"sessions", flags.sessions},
-                {"results",
-                 {FiguresJson("rpc@1k", flags.clients, paced_runs, kPacedCommandsPerSecond),
-                  FiguresJson("rpc", flags.clients, rpc_runs),
-                  FiguresJson("embedded", flags.clients, embedded_runs),
-                  FiguresJson("fsync@1k", 1, fsync_runs, kBaselineOpsPerSecond)}},
-                {"throughput",
-                 {{"mode", "rpc"},
-                  {"commands_per_s", rpc_median.records_per_s},
-                  {"p50_us", rpc_median.p50_us},
-                  {"p99_us", rpc_median.p99_us}}},
-                {"target",
-                 {{"measure", "rpc@1k p99 / fsync@1k p99 (medians over runs)"},
-                  {"rpc_paced_commands_per_s", kPacedCommandsPerSecond},
-                  {"rpc_paced_p99_us", paced_median.p99_us},
-                  {"fsync_p99_us", fsync_median.p99_us},
-                  {"ratio", ratio},
-                  {"required", kTargetP99VsFsync},
-                  {"target_met", met},
-                  {"baseline_kept_pace", baseline_kept_pace},
-                  {"rpc_paced_kept_pace", paced_kept_pace},
-                  {"rounds", rounds}}}};
+    json out = {
+        {"bench", "rpc"},
+        {"command", command},
+        {"seconds", flags.seconds},
+        {"runs", flags.runs},
+        {"sessions", flags.sessions},
+        {"server_dispatch", flags.server_dispatch},
+        {"results",
+         {FiguresJson("rpc@1k", flags.clients, paced_runs, kPacedCommandsPerSecond),
+          FiguresJson("rpc", flags.clients, rpc_runs),
+          FiguresJson("embedded", flags.clients, embedded_runs),
+          FiguresJson("embedded@1k", flags.clients, embedded_paced_runs, kPacedCommandsPerSecond),
+          FiguresJson("fsync@1k", 1, fsync_runs, kBaselineOpsPerSecond)}},
+        {"throughput",
+         {{"mode", "rpc"},
+          {"commands_per_s", rpc_median.records_per_s},
+          {"p50_us", rpc_median.p50_us},
+          {"p99_us", rpc_median.p99_us}}},
+        {"target",
+         {{"measure", "rpc@1k p99 / fsync@1k p99 (medians over runs)"},
+          {"rpc_paced_commands_per_s", kPacedCommandsPerSecond},
+          {"rpc_paced_p99_us", paced_median.p99_us},
+          {"fsync_p99_us", fsync_median.p99_us},
+          {"ratio", ratio},
+          {"required", kTargetP99VsFsync},
+          {"target_met", met},
+          {"baseline_kept_pace", baseline_kept_pace},
+          {"rpc_paced_kept_pace", paced_kept_pace},
+          {"rpc_paced_share_run_on_loop", share_on_loop},
+          {"rounds", rounds}}}};
     std::cout << out.dump() << "\n";
   }
   return 0;
@@ -392,6 +435,8 @@ void AddBenchRpcCommand(CLI::App& bench, int& exit_code) {
       "            one is answered): the throughput figure, with its p50/p99\n"
       "  embedded  the same commands from --clients threads straight on the host (no RPC), "
       "flat out\n"
+      "  embedded@1k  the same at 1,000 commands/s, open loop like rpc@1k: what RPC adds at "
+      "that load\n"
       "Target (issue 8): the rpc@1k p99 <= {}x the fsync@1k p99 (medians over --runs); JSON: "
       "target.rpc_paced_p99_us,\ntarget.fsync_p99_us, target.ratio, target.target_met. A "
       "warning (and baseline_kept_pace: false) when\nfsync@1k could not keep 1,000/s: that "
@@ -399,7 +444,8 @@ void AddBenchRpcCommand(CLI::App& bench, int& exit_code) {
       "the target is met, 1 if a workload fails.\n\n"
       "Examples:\n"
       "  burrow bench rpc --clients 64 --sessions 1000 --dir /var/tmp/burrow-bench\n"
-      "  burrow bench rpc --clients 16 --sessions 100 --seconds 1 --runs 1 --json\n",
+      "  burrow bench rpc --clients 16 --sessions 100 --seconds 1 --runs 1 --json\n"
+      "  burrow bench rpc --server-dispatch workers   # every command on a worker thread\n",
       kTargetP99VsFsync));
   auto flags = std::make_shared<RpcBenchFlags>();
   cmd->add_option("--clients", flags->clients, "Concurrent client connections")
@@ -415,6 +461,12 @@ void AddBenchRpcCommand(CLI::App& bench, int& exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_flag("--json", flags->json, "After the table, print one line of JSON");
+  cmd->add_option("--server-dispatch", flags->server_dispatch,
+                  "Where the server runs commands: auto (its default: a command that arrives "
+                  "while the server is idle runs on the loop thread, others on workers) or "
+                  "workers (always a worker thread)")
+      ->check(CLI::IsMember({"auto", "workers"}))
+      ->capture_default_str();
   cmd->add_option("--dir", flags->dir,
                   "Directory for the runs' data (default: $TMPDIR, else /tmp); not a tmpfs");
   cmd->callback([flags, &exit_code] { exit_code = RunRpcBench(*flags); });

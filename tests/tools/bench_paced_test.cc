@@ -1,7 +1,5 @@
 // Open-loop pacing for `burrow bench` (tools/bench/paced.h): the schedule, and latency measured
 // from the scheduled start so that a stall is not hidden (no coordinated omission).
-#include "tools/bench/paced.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,6 +8,8 @@
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "tools/bench/paced.h"
 
 namespace burrow::bench {
 namespace {

@@ -42,8 +42,8 @@ Status PacedSchedule::Validate(double ops_per_second, int producers) {
 }
 
 std::chrono::nanoseconds PacedSchedule::Due(int producer, uint64_t op) const {
-  const double index = static_cast<double>(producer) +
-                       static_cast<double>(op) * static_cast<double>(producers_);
+  const double index =
+      static_cast<double>(producer) + static_cast<double>(op) * static_cast<double>(producers_);
   return std::chrono::nanoseconds(std::llround(index * 1e9 / ops_per_second_));
 }
 
@@ -65,8 +65,8 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
     return InvalidArgumentError("a paced run needs a positive duration");
   }
   if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
-  std::string dir = (std::filesystem::path(options.parent_dir) /
-                     ("burrow-bench-" + spec.name + "-XXXXXX"));
+  std::string dir =
+      (std::filesystem::path(options.parent_dir) / ("burrow-bench-" + spec.name + "-XXXXXX"));
   if (mkdtemp(dir.data()) == nullptr) {
     return UnavailableError(fmt::format("mkdtemp {}: {}", dir, std::strerror(errno)));
   }

@@ -41,8 +41,8 @@ class PacedSchedule {
 
 // The latency of an operation scheduled at `due` that finished at `finished`: measured from the
 // schedule, not from when the producer got round to starting it. Never negative.
-inline std::chrono::nanoseconds LatencyFromSchedule(std::chrono::steady_clock::time_point due,
-                                                    std::chrono::steady_clock::time_point finished) {
+inline std::chrono::nanoseconds LatencyFromSchedule(
+    std::chrono::steady_clock::time_point due, std::chrono::steady_clock::time_point finished) {
   return std::max(std::chrono::nanoseconds(0),
                   std::chrono::duration_cast<std::chrono::nanoseconds>(finished - due));
 }
