@@ -292,31 +292,55 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
     if (stopping_) return Refuse<T>(command, fill);
     const uint64_t ticket = ++dispatched_;
     if (waits || !MayRunOnLoop(command) || !options_.run_idle_commands_on_loop ||
-        commands_in_flight_ != 0) {
+        commands_in_flight_ != 0 || candidate_pending_) {
       return OnWorker<T>(command, waits, kj::mv(work), kj::mv(fill));
     }
-    // Idle as far as this call can tell; but other calls may have arrived in the same turn (a
-    // burst, e.g. those that queued while an earlier command held the loop). Decide once the
-    // loop has run everything it has and is about to wait for I/O: if nothing else was
-    // dispatched meanwhile and nothing is in flight, run here; otherwise the burst goes to the
-    // workers together, where its commands share one group commit.
-    return kj::evalLast([this, ticket, command, work = kj::mv(work),
-                         fill = kj::mv(fill)]() mutable -> kj::Promise<void> {
-      if (stopping_) return Refuse<T>(command, fill);
-      if (dispatched_ != ticket || commands_in_flight_ != 0) {
-        return OnWorker<T>(command, false, kj::mv(work), kj::mv(fill));
-      }
-      ++commands_in_flight_;
-      ++jobs_in_flight_;
-      host::Reply<T> reply = work(host_);
-      Count(command, reply);
-      --commands_in_flight_;
-      --jobs_in_flight_;
-      ++ran_on_loop_;
-      fill(reply);
-      return kj::READY_NOW;
-    });
+    // Idle as far as this call can tell; but other calls may arrive in the same turn (a burst,
+    // e.g. those that queued while an earlier command held the loop). Decide once the loop has
+    // run everything it has and is about to wait for I/O: if nothing else was dispatched
+    // meanwhile and nothing is in flight, run here; otherwise the burst goes to the workers
+    // together (the later calls at once, since a candidate is pending), where its commands
+    // share one group commit.
+    return kj::evalLast(
+        [this, ticket, command, work = kj::mv(work), fill = kj::mv(fill),
+         pending = CandidatePending(candidate_pending_)]() mutable -> kj::Promise<void> {
+          pending.Clear();
+          if (stopping_) return Refuse<T>(command, fill);
+          if (dispatched_ != ticket || commands_in_flight_ != 0) {
+            return OnWorker<T>(command, false, kj::mv(work), kj::mv(fill));
+          }
+          ++commands_in_flight_;
+          ++jobs_in_flight_;
+          host::Reply<T> reply = work(host_);
+          Count(command, reply);
+          --commands_in_flight_;
+          --jobs_in_flight_;
+          ++ran_on_loop_;
+          fill(reply);
+          return kj::READY_NOW;
+        });
   }
+
+  // Sets a flag while a command waits to learn whether it may run on the loop; clears it when
+  // that is decided, or when the call is cancelled (its client went away) before.
+  class CandidatePending {
+   public:
+    explicit CandidatePending(bool& flag) : flag_(&flag) { flag = true; }
+    CandidatePending(CandidatePending&& other) noexcept : flag_(other.flag_) {
+      other.flag_ = nullptr;
+    }
+    CandidatePending(const CandidatePending&) = delete;
+    CandidatePending& operator=(const CandidatePending&) = delete;
+    CandidatePending& operator=(CandidatePending&&) = delete;
+    ~CandidatePending() { Clear(); }
+    void Clear() {
+      if (flag_ != nullptr) *flag_ = false;
+      flag_ = nullptr;
+    }
+
+   private:
+    bool* flag_;
+  };
 
   template <typename T, typename Fill>
   kj::Promise<void> Refuse(std::string_view command, Fill& fill) {
@@ -454,6 +478,7 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   std::map<uint64_t, kj::Own<Connection>> connections_;
   uint64_t next_connection_ = 0;
   uint64_t dispatched_ = 0;  // Dispatch calls so far: tells an idle call whether others followed
+  bool candidate_pending_ = false;  // a call waits (evalLast) to learn if it runs on the loop
   std::multimap<std::string, std::shared_ptr<Subscriber>> subscribers_;
 };
 
