@@ -18,6 +18,8 @@
 //             to the latency at the target's load (a diagnostic, not the target).
 //   fsync@1k  the baseline: one thread appends 256 B to a file and fdatasyncs it, paced at 1,000
 //             operations/s; its p99 (of each fdatasync's own time) is the latency target's unit.
+//   rpc@1k workers  (--compare-workers) rpc@1k with every command on a server worker thread,
+//             i.e. without ServerOptions::run_idle_commands_on_loop: what that setting is worth.
 // Target (issue 8): rpc@1k p99 <= 3x the fsync@1k p99 of the same invocation.
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -62,9 +64,9 @@ struct RpcBenchFlags {
   int runs = 3;
   bool json = false;
   std::string dir;
-  // ServerOptions::run_idle_commands_on_loop: "auto" (the server's default) or "workers" (every
-  // command on a worker thread), to compare the two.
-  std::string server_dispatch = "auto";
+  // Also run rpc@1k with ServerOptions::run_idle_commands_on_loop off (every command on a worker
+  // thread), in the same rounds, to compare the two.
+  bool compare_workers = false;
 };
 
 // One client: its own sessions (those whose index is its own modulo the client count), each
@@ -248,37 +250,57 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   const std::string command = fmt::format(
       "burrow bench rpc --clients {} --sessions {} --seconds {} --runs {}{}{}{}", flags.clients,
       flags.sessions, flags.seconds, flags.runs, flags.dir.empty() ? "" : " --dir " + flags.dir,
-      flags.server_dispatch == "auto" ? "" : " --server-dispatch " + flags.server_dispatch,
-      flags.json ? " --json" : "");
+      flags.compare_workers ? " --compare-workers" : "", flags.json ? " --json" : "");
 
   bench::RunOptions options;
   options.producers = flags.clients;
   options.duration = std::chrono::duration<double>(flags.seconds);
   options.parent_dir = parent;
-  const bench::WorkloadSpec rpc{"rpc", [&] {
-                                  return std::make_unique<HostWorkload>(
-                                      flags.sessions, true, flags.server_dispatch == "auto");
-                                }};
+  const bench::WorkloadSpec rpc{
+      "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true); }};
   uint64_t paced_on_loop = 0;  // rpc@1k commands the server ran on its loop thread, all rounds
-  const bench::WorkloadSpec rpc_paced{"rpc", [&] {
-                                        return std::make_unique<HostWorkload>(
-                                            flags.sessions, true, flags.server_dispatch == "auto",
-                                            &paced_on_loop);
-                                      }};
+  const bench::WorkloadSpec rpc_paced{
+      "rpc",
+      [&] { return std::make_unique<HostWorkload>(flags.sessions, true, true, &paced_on_loop); }};
+  const bench::WorkloadSpec rpc_paced_workers{
+      "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true, false); }};
   const bench::WorkloadSpec embedded{
       "embedded", [&] { return std::make_unique<HostWorkload>(flags.sessions, false); }};
-  std::vector<bench::RunFigures> paced_runs, rpc_runs, embedded_runs, embedded_paced_runs,
-      fsync_runs;
+  std::vector<bench::RunFigures> paced_runs, paced_workers_runs, rpc_runs, embedded_runs,
+      embedded_paced_runs, fsync_runs;
   for (int round = 1; round <= flags.runs; ++round) {
     // Interleaved, so the machine's drift reaches every mode alike; the target's two
     // measurements back to back.
     Result<bench::RunFigures> fsync = PacedFsync(parent, flags.seconds);
     if (!fsync.ok()) return std::cerr << "burrow bench rpc: " << fsync.status() << "\n", 1;
     fsync_runs.push_back(*fsync);
+    // With --compare-workers, the two server settings take turns going first.
+    const bool workers_first = flags.compare_workers && round % 2 == 0;
+    auto paced_on_workers = [&]() -> Status {
+      if (!flags.compare_workers) return OkStatus();
+      BURROW_ASSIGN_OR_RETURN(
+          bench::RunFigures figures,
+          bench::RunPacedOnce(rpc_paced_workers, options, kPacedCommandsPerSecond));
+      std::cerr << fmt::format("[round {}/{}] rpc@1k on workers: p50 {} µs p99 {} µs\n", round,
+                               flags.runs, bench::FormatMicros(figures.p50_us),
+                               bench::FormatMicros(figures.p99_us));
+      paced_workers_runs.push_back(figures);
+      return OkStatus();
+    };
+    if (workers_first) {
+      if (Status s = paced_on_workers(); !s.ok()) {
+        return std::cerr << "burrow bench rpc: " << s << "\n", 1;
+      }
+    }
     Result<bench::RunFigures> paced =
         bench::RunPacedOnce(rpc_paced, options, kPacedCommandsPerSecond);
     if (!paced.ok()) return std::cerr << "burrow bench rpc: " << paced.status() << "\n", 1;
     paced_runs.push_back(*paced);
+    if (!workers_first) {
+      if (Status s = paced_on_workers(); !s.ok()) {
+        return std::cerr << "burrow bench rpc: " << s << "\n", 1;
+      }
+    }
     Result<bench::RunFigures> over_rpc = bench::RunOnce(rpc, options);
     if (!over_rpc.ok()) return std::cerr << "burrow bench rpc: " << over_rpc.status() << "\n", 1;
     rpc_runs.push_back(*over_rpc);
@@ -321,6 +343,9 @@ int RunRpcBench(const RpcBenchFlags& flags) {
          bench::FormatRatio(fsync_median.p99_us > 0 ? f.p99_us / fsync_median.p99_us : 0)});
   };
   row("rpc@1k", "1,000/s", flags.clients, paced_median);
+  if (flags.compare_workers) {
+    row("rpc@1k workers", "1,000/s", flags.clients, bench::MedianOfRuns(paced_workers_runs));
+  }
   row("rpc", "flat out", flags.clients, rpc_median);
   row("embedded", "flat out", flags.clients, embedded_median);
   row("embedded@1k", "1,000/s", flags.clients, embedded_paced_median);
@@ -382,13 +407,13 @@ int RunRpcBench(const RpcBenchFlags& flags) {
         {"seconds", flags.seconds},
         {"runs", flags.runs},
         {"sessions", flags.sessions},
-        {"server_dispatch", flags.server_dispatch},
         {"results",
          {FiguresJson("rpc@1k", flags.clients, paced_runs, kPacedCommandsPerSecond),
           FiguresJson("rpc", flags.clients, rpc_runs),
           FiguresJson("embedded", flags.clients, embedded_runs),
           FiguresJson("embedded@1k", flags.clients, embedded_paced_runs, kPacedCommandsPerSecond),
           FiguresJson("fsync@1k", 1, fsync_runs, kBaselineOpsPerSecond)}},
+        {"compare_workers", flags.compare_workers},
         {"throughput",
          {{"mode", "rpc"},
           {"commands_per_s", rpc_median.records_per_s},
@@ -406,6 +431,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
           {"rpc_paced_kept_pace", paced_kept_pace},
           {"rpc_paced_share_run_on_loop", share_on_loop},
           {"rounds", rounds}}}};
+    if (flags.compare_workers) {
+      out["results"].push_back(FiguresJson("rpc@1k workers", flags.clients, paced_workers_runs,
+                                           kPacedCommandsPerSecond));
+    }
     std::cout << out.dump() << "\n";
   }
   return 0;
@@ -445,7 +474,7 @@ void AddBenchRpcCommand(CLI::App& bench, int& exit_code) {
       "Examples:\n"
       "  burrow bench rpc --clients 64 --sessions 1000 --dir /var/tmp/burrow-bench\n"
       "  burrow bench rpc --clients 16 --sessions 100 --seconds 1 --runs 1 --json\n"
-      "  burrow bench rpc --server-dispatch workers   # every command on a worker thread\n",
+      "  burrow bench rpc --compare-workers   # + rpc@1k with every command on a worker\n",
       kTargetP99VsFsync));
   auto flags = std::make_shared<RpcBenchFlags>();
   cmd->add_option("--clients", flags->clients, "Concurrent client connections")
@@ -461,12 +490,10 @@ void AddBenchRpcCommand(CLI::App& bench, int& exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_flag("--json", flags->json, "After the table, print one line of JSON");
-  cmd->add_option("--server-dispatch", flags->server_dispatch,
-                  "Where the server runs commands: auto (its default: a command that arrives "
-                  "while the server is idle runs on the loop thread, others on workers) or "
-                  "workers (always a worker thread)")
-      ->check(CLI::IsMember({"auto", "workers"}))
-      ->capture_default_str();
+  cmd->add_flag("--compare-workers", flags->compare_workers,
+                "Each round also runs rpc@1k with every command on a server worker thread (the "
+                "server's default runs a command that arrives while it is idle on its loop "
+                "thread): row and JSON mode \"rpc@1k workers\"; not part of the target");
   cmd->add_option("--dir", flags->dir,
                   "Directory for the runs' data (default: $TMPDIR, else /tmp); not a tmpfs");
   cmd->callback([flags, &exit_code] { exit_code = RunRpcBench(*flags); });
