@@ -6,10 +6,13 @@
 // protocol, its scripts and tests) runs unchanged against a server. Exceptions live only inside
 // this library: an RPC failure reaches callers as an Unavailable error.
 //
-// Threads. The server's event loop only moves bytes; every host command runs on a worker thread
-// of an elastic pool (host commands block on fsync, `wait` blocks on a task), so many commands are
-// in flight at once and share fsyncs through the journal's group commit; finished commands return
-// to the loop in batches (one cross-thread wake-up per batch, not per command).
+// Threads. The server's event loop moves bytes; host commands run on worker threads of an
+// elastic pool (host commands block on fsync, `wait` blocks on a task), so many commands are in
+// flight at once and share fsyncs through the journal's group commit; finished commands return
+// to the loop in batches (one cross-thread wake-up per batch, not per command). Except when the
+// server is idle: a command that arrives alone, with nothing else in flight, runs on the loop
+// thread itself (ServerOptions::run_idle_commands_on_loop), which saves the two cross-thread
+// wake-ups (loop -> worker -> loop) that dominate a lone command's cost besides its fsync.
 #pragma once
 
 #include <chrono>
@@ -126,6 +129,13 @@ struct ServerOptions {
   // bodies are at most host::kMaxBodyBytes).
   size_t max_message_bytes = 4 * 1024 * 1024;
   size_t max_workers = 4096;  // threads running host commands (beyond: commands queue)
+  // A command (other than wait / await_delivered) that arrives when no other command is in
+  // flight and none arrives in the same turn of the loop runs on the loop thread, not a worker:
+  // at low load that is most commands, and it saves two thread wake-ups each. The price: while it
+  // runs (one fsync), the loop reads nothing; calls arriving meanwhile are dispatched when it
+  // ends, to the workers, and they would have waited for that fsync in the journal's commit
+  // queue anyway. Metrics scrapes and subscription events wait as long. false = always workers.
+  bool run_idle_commands_on_loop = true;
   // How long Stop() lets in-flight commands finish before it shuts the host down.
   std::chrono::milliseconds shutdown_grace{10'000};
   std::shared_ptr<spdlog::logger> logger;  // null = drop everything
@@ -151,6 +161,8 @@ class Server {
 
   // Connections open now (for tests and logs).
   virtual size_t connections() const = 0;
+  // Commands run on the loop thread so far (run_idle_commands_on_loop; for tests and logs).
+  virtual uint64_t commands_run_on_loop() const = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The RPC server (rpc.h): a kj event loop on its own thread accepts connections, hands each one
-// a Gate, and runs every host command on a worker thread. Finished commands come back to the loop
-// in batches: a worker appends its result to a shared list and wakes the loop only if the list
-// was empty, so the commands of one group commit cost one cross-thread wake-up, not one each.
+// a Gate, and runs host commands on worker threads, or on the loop itself when the server is idle
+// (Dispatch). Finished commands come back to the loop in batches: a worker appends its result to
+// a shared list and wakes the loop only if the list was empty, so the commands of one group
+// commit cost one cross-thread wake-up, not one each.
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <fmt/format.h>
@@ -60,6 +61,22 @@ bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
     diff |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(expected[i]));
   }
   return diff == 0;
+}
+
+// The commands that may run on the loop thread when the server is idle: those that decide,
+// commit (one fsync) and publish, and nothing more. Not those that can block for long: wait and
+// await_delivered, and the ones that stop a drain task and join it (for up to
+// HostOptions::join_timeout): destroy, unregister, set_peer_ingress, notify_drain_exited,
+// abort, abort_all. A command missing here (a new one) runs on a worker, which is always safe.
+bool MayRunOnLoop(std::string_view command) {
+  static constexpr std::string_view kQuick[] = {
+      "register", "attach_runtime",       "ensure_executor",   "start_run", "finish_run", "retire",
+      "reset",    "stop_runtime",         "runtime_exited",    "post",      "delivered",  "inspect",
+      "sessions", "fail_next_inbox_read", "fail_next_appends", "subscribe"};
+  for (std::string_view quick : kQuick) {
+    if (command == quick) return true;
+  }
+  return false;
 }
 
 // Threads that run host commands. Grows while every thread is busy (host commands block on
@@ -252,6 +269,7 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   Address address() const override { return bound_; }
   std::optional<Address> metrics_address() const override { return metrics_bound_; }
   size_t connections() const override { return connection_count_.load(); }
+  uint64_t commands_run_on_loop() const override { return ran_on_loop_.load(); }
 
   void Stop() override {
     {
@@ -265,17 +283,76 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
     if (thread_.joinable()) thread_.join();
   }
 
-  // Runs `work(host)` on a worker and answers through `fill` on the loop thread. `waits`: the
-  // command may block indefinitely (wait, await_delivered); a graceful stop does not wait for
-  // those, the host's Shutdown ends them.
+  // Runs `work(host)` and answers through `fill` on the loop thread: on the loop thread itself
+  // when the server is idle (see ServerOptions::run_idle_commands_on_loop), else on a worker.
+  // `waits`: the command may block indefinitely (wait, await_delivered); it always goes to a
+  // worker, and a graceful stop does not wait for those, the host's Shutdown ends them.
   template <typename T, typename Work, typename Fill>
   kj::Promise<void> Dispatch(std::string_view command, bool waits, Work work, Fill fill) {
-    if (stopping_) {
-      host::Reply<T> refused = Unavailable("the server is shutting down");
-      Count(command, refused);
-      fill(refused);
-      return kj::READY_NOW;
+    if (stopping_) return Refuse<T>(command, fill);
+    const uint64_t ticket = ++dispatched_;
+    if (waits || !MayRunOnLoop(command) || !options_.run_idle_commands_on_loop ||
+        commands_in_flight_ != 0 || candidate_pending_) {
+      return OnWorker<T>(command, waits, kj::mv(work), kj::mv(fill));
     }
+    // Idle as far as this call can tell; but other calls may arrive in the same turn (a burst,
+    // e.g. those that queued while an earlier command held the loop). Decide once the loop has
+    // run everything it has and is about to wait for I/O: if nothing else was dispatched
+    // meanwhile and nothing is in flight, run here; otherwise the burst goes to the workers
+    // together (the later calls at once, since a candidate is pending), where its commands
+    // share one group commit.
+    return kj::evalLast(
+        [this, ticket, command, work = kj::mv(work), fill = kj::mv(fill),
+         pending = CandidatePending(candidate_pending_)]() mutable -> kj::Promise<void> {
+          pending.Clear();
+          if (stopping_) return Refuse<T>(command, fill);
+          if (dispatched_ != ticket || commands_in_flight_ != 0) {
+            return OnWorker<T>(command, false, kj::mv(work), kj::mv(fill));
+          }
+          ++commands_in_flight_;
+          ++jobs_in_flight_;
+          host::Reply<T> reply = work(host_);
+          Count(command, reply);
+          --commands_in_flight_;
+          --jobs_in_flight_;
+          ++ran_on_loop_;
+          fill(reply);
+          return kj::READY_NOW;
+        });
+  }
+
+  // Sets a flag while a command waits to learn whether it may run on the loop; clears it when
+  // that is decided, or when the call is cancelled (its client went away) before.
+  class CandidatePending {
+   public:
+    explicit CandidatePending(bool& flag) : flag_(&flag) { flag = true; }
+    CandidatePending(CandidatePending&& other) noexcept : flag_(other.flag_) {
+      other.flag_ = nullptr;
+    }
+    CandidatePending(const CandidatePending&) = delete;
+    CandidatePending& operator=(const CandidatePending&) = delete;
+    CandidatePending& operator=(CandidatePending&&) = delete;
+    ~CandidatePending() { Clear(); }
+    void Clear() {
+      if (flag_ != nullptr) *flag_ = false;
+      flag_ = nullptr;
+    }
+
+   private:
+    bool* flag_;
+  };
+
+  template <typename T, typename Fill>
+  kj::Promise<void> Refuse(std::string_view command, Fill& fill) {
+    host::Reply<T> refused = Unavailable("the server is shutting down");
+    Count(command, refused);
+    fill(refused);
+    return kj::READY_NOW;
+  }
+
+  // Runs `work(host)` on a worker; the answer comes back to the loop with the next batch.
+  template <typename T, typename Work, typename Fill>
+  kj::Promise<void> OnWorker(std::string_view command, bool waits, Work work, Fill fill) {
     auto paf = kj::newPromiseAndFulfiller<void>();
     auto completion = std::make_shared<CompletionOf<T>>(kj::mv(paf.fulfiller));
     ++jobs_in_flight_;
@@ -389,6 +466,7 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   std::atomic<uint64_t> jobs_in_flight_{0};
   std::atomic<uint64_t> commands_in_flight_{0};
   std::atomic<size_t> connection_count_{0};
+  std::atomic<uint64_t> ran_on_loop_{0};  // commands run on the loop thread (for logs and tests)
 
   std::mutex finished_mu_;
   std::vector<std::shared_ptr<Completion>> finished_;                   // guarded by finished_mu_
@@ -399,6 +477,8 @@ class ServerImpl final : public Server, public kj::TaskSet::ErrorHandler {
   kj::Own<kj::TaskSet> tasks_;
   std::map<uint64_t, kj::Own<Connection>> connections_;
   uint64_t next_connection_ = 0;
+  uint64_t dispatched_ = 0;  // Dispatch calls so far: tells an idle call whether others followed
+  bool candidate_pending_ = false;  // a call waits (evalLast) to learn if it runs on the loop
   std::multimap<std::string, std::shared_ptr<Subscriber>> subscribers_;
 };
 
@@ -983,7 +1063,7 @@ void ServerImpl::Loop(std::promise<Status>& ready) {
     finished_.clear();
   }
   if (options_.listen.kind == Address::Kind::kUnix) unlink(options_.listen.path.c_str());
-  log_->info("stopped");
+  log_->info("stopped ({} commands ran on the loop thread)", ran_on_loop_.load());
 }
 
 }  // namespace

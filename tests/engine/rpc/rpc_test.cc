@@ -262,6 +262,49 @@ TEST_F(RpcTest, ClientsOnTheirOwnThreadsAnswerExactlyAsTheEmbeddedHost) {
   WaitForConnections(0);
 }
 
+// At low load a command runs on the server's loop thread (no hand-off to a worker and back);
+// commands that may block for long never do.
+TEST_F(RpcTest, IdleCommandsRunOnTheLoopThreadAndBlockingOnesOnWorkers) {
+  auto remote = Connect();
+  ASSERT_NE(remote, nullptr);
+  const uint64_t before = served_->server().commands_run_on_loop();
+  ASSERT_TRUE(remote->Register("idle").ok());
+  for (int r = 0; r < 10; ++r) {
+    const std::string run = "r" + std::to_string(r);
+    ASSERT_TRUE(remote->StartRun("idle", run).ok());
+    ASSERT_TRUE(remote->FinishRun("idle", run, machine::RunOutcome::kCommitted).ok());
+  }
+  ASSERT_TRUE(remote->Inspect("idle").ok());
+  // One at a time, with nothing else in flight: every one of them ran on the loop.
+  EXPECT_EQ(served_->server().commands_run_on_loop() - before, 22u);
+  const uint64_t quick = served_->server().commands_run_on_loop();
+  ASSERT_TRUE(remote->Wait("idle", milliseconds(10)).ok());
+  ASSERT_TRUE(remote->Abort("idle").ok());
+  ASSERT_TRUE(remote->AwaitDelivered("idle", 0, milliseconds(10)).ok());
+  EXPECT_EQ(served_->server().commands_run_on_loop(), quick);
+}
+
+// With run_idle_commands_on_loop off, every command goes through a worker and answers the same.
+TEST_F(RpcTest, EveryCommandAnswersAlikeWhenEveryCommandRunsOnAWorker) {
+  served_.reset();
+  served_ = std::make_unique<Served>(tmp_.Sub("workers"));
+  ServerOptions server_options;
+  server_options.listen = Unix();
+  server_options.run_idle_commands_on_loop = false;
+  ASSERT_TRUE(served_->Serve(server_options).ok());
+  auto remote = Connect();
+  ASSERT_NE(remote, nullptr);
+  Served embedded(tmp_.Sub("embedded"));
+  tools::EvalOptions options;
+  options.enable_test_hooks = true;
+  for (const char* line : kScript) {
+    EXPECT_EQ(tools::HandleLine(*remote, line, options),
+              tools::HandleLine(embedded.host(), line, options))
+        << line;
+  }
+  EXPECT_EQ(served_->server().commands_run_on_loop(), 0u);
+}
+
 TEST_F(RpcTest, UnixSocketIsOnlyForItsOwner) {
   struct stat st {};
   ASSERT_EQ(stat(tmp_.Sub("sock").c_str(), &st), 0);
