@@ -1,5 +1,6 @@
 #include "recovery/recovery.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -359,6 +360,115 @@ TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRec
   auto kept = journal_->Snapshots("kept");
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_FALSE(kept->empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay runs in lanes (sessions split by stream over threads); what it finds must not depend on
+// which lane finishes first.
+
+class ParallelReplayTest : public RecoveryTest {
+ protected:
+  static constexpr int kSessions = 64;
+  static std::string Id(int i) { return "session-" + std::to_string(i); }
+
+  void SetUp() override {
+    RecoveryTest::SetUp();
+    for (int i = 0; i < kSessions; ++i) Ok(host_->Register(Id(i)));
+    for (int i = 0; i < kSessions; ++i) Ok(host_->StartRun(Id(i), "run"));
+  }
+  // Appends a record of `id` that skips a per-session sequence: checksum-valid, refused by Fold.
+  uint64_t AppendGap(const std::string& id) {
+    schema::RecordEnvelope record = RecordsOf(id).back();
+    record.session_seq += 2;
+    journal::Batch batch;
+    batch.records.push_back({id, schema::EncodeRecord(record)});
+    auto appended = journal_->Append(std::move(batch));
+    EXPECT_TRUE(appended.ok()) << appended.status();
+    return journal_->LastSequence();
+  }
+  void DamageChecksum(uint64_t seq) {
+    journal::testing::RawDb raw(dir_.Sub("data"));
+    std::string key(8, '\0');
+    for (int i = 0; i < 8; ++i) key[7 - i] = static_cast<char>(seq >> (8 * i));
+    std::string value = raw.Get("records", key);
+    value[value.size() - 3] ^= 0x01;
+    raw.Put("records", key, value);
+  }
+  // Rebuilds a few times: the same error every time.
+  std::string RebuildError() {
+    std::string first;
+    for (int round = 0; round < 5; ++round) {
+      auto rebuilt = Rebuild(*journal_);
+      EXPECT_FALSE(rebuilt.ok());
+      if (rebuilt.ok()) return "";
+      EXPECT_EQ(rebuilt.status().code(), StatusCode::kDataLoss);
+      if (round == 0) first = std::string(rebuilt.status().message());
+      EXPECT_EQ(rebuilt.status().message(), first) << "round " << round;
+    }
+    return first;
+  }
+};
+
+TEST_F(ParallelReplayTest, ReplayOfManySessionsEqualsASequentialFold) {
+  for (int i = 0; i < kSessions; i += 3)
+    Ok(host_->FinishRun(Id(i), "run", machine::RunOutcome::kCommitted));
+  for (int i = 0; i < kSessions; i += 5) Ok(host_->Unregister(Id(i)));
+  std::map<std::string, host::SessionImage> expected;
+  ASSERT_TRUE(journal_
+                  ->Scan(1, journal_->LastSequence(),
+                         [&](const journal::Record& r) {
+                           auto decoded = schema::DecodeRecord(r.seq, r.payload);
+                           EXPECT_TRUE(decoded.ok()) << decoded.status();
+                           if (decoded.ok() && !decoded->session_id.empty()) {
+                             EXPECT_TRUE(host::Fold(expected[r.stream], *decoded).ok());
+                           }
+                           return true;
+                         })
+                  .ok());
+  std::erase_if(expected, [](const auto& entry) { return entry.second.removed; });
+  auto rebuilt = Rebuild(*journal_);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  ASSERT_EQ(rebuilt->sessions.size(), expected.size());
+  for (const auto& [id, image] : expected) {
+    ASSERT_TRUE(rebuilt->sessions.contains(id)) << id;
+    EXPECT_EQ(rebuilt->sessions.at(id).image, image) << id;
+  }
+  EXPECT_EQ(rebuilt->records_scanned, journal_->LastSequence());
+}
+
+TEST_F(ParallelReplayTest, TheEarliestBadRecordIsNamedWhicheverSessionsItsLanesHold) {
+  // Bad records of many sessions, latest sessions first: whichever lanes they land in, the
+  // report names the first one in the journal, as a sequential replay would.
+  std::vector<uint64_t> bad;
+  for (int i = kSessions - 1; i >= 0; i -= 7) bad.push_back(AppendGap(Id(i)));
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {} ", bad.front())));
+  EXPECT_THAT(error, HasSubstr(Id(kSessions - 1)));
+  EXPECT_THAT(error, HasSubstr("per-session sequence gap"));
+}
+
+TEST_F(ParallelReplayTest, ABadRecordBeforeAChecksumFailureIsNamedFirst) {
+  const uint64_t bad = AppendGap(Id(5));
+  Ok(host_->FinishRun(Id(6), "run", machine::RunOutcome::kCommitted));
+  const uint64_t damaged = journal_->LastSequence();
+  Close();
+  DamageChecksum(damaged);
+  OpenJournal();
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {} ", bad)));
+  EXPECT_THAT(error, HasSubstr("per-session sequence gap"));
+}
+
+TEST_F(ParallelReplayTest, AChecksumFailureBeforeABadRecordIsNamedFirst) {
+  Ok(host_->FinishRun(Id(6), "run", machine::RunOutcome::kCommitted));
+  const uint64_t damaged = journal_->LastSequence();
+  AppendGap(Id(5));
+  Close();
+  DamageChecksum(damaged);
+  OpenJournal();
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {}", damaged)));
+  EXPECT_THAT(error, HasSubstr("checksum"));
 }
 
 // ---------------------------------------------------------------------------------------------
