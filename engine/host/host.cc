@@ -175,6 +175,11 @@ Status HostImpl::Commit(Session& s, Step& step) {
     log_->warn("session '{}': journal append failed, nothing applied: {}", s.id, status.ToString());
     return status;
   }
+  Committed(s, step);
+  return OkStatus();
+}
+
+void HostImpl::Committed(Session& s, const Step& step) {
   Publish(s, step);
   const uint64_t every = options_.snapshot_every_records;
   if (every > 0 && !s.removed && s.image.session_seq - s.snapshot_session_seq >= every) {
@@ -201,7 +206,6 @@ Status HostImpl::Commit(Session& s, Step& step) {
     }
     checkpointer_cv_.notify_one();
   }
-  return OkStatus();
 }
 
 Reply<Done> HostImpl::CommitAndPublish(Session& s, Step& step) {

@@ -130,6 +130,44 @@ TEST_F(RecoveryTest, ARunningDrainIsRespawnedWithANewIncarnationAndItsTransport)
   EXPECT_FALSE(again.value());
 }
 
+TEST_F(RecoveryTest, RunningDrainsAreRestartedTogetherInOneAppend) {
+  constexpr int kDrains = 12;
+  for (int i = 0; i < kDrains; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    Ok(host_->Register(id));
+    ASSERT_TRUE(host_->SetPeerIngress(id, Ingress(true, "t" + std::to_string(i))).value());
+  }
+  Ok(host_->Register("stopped"));
+  Close();
+  journal::Options options;
+  options.durability = journal::Durability::kNone;
+  std::vector<journal::GroupWritten> groups;
+  options.on_group_written = [&](const journal::GroupWritten& group) { groups.push_back(group); };
+  auto opened = journal::Journal::Open(dir_.Sub("data"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  journal_ = std::move(opened).value();
+  auto recovered = Recover(*journal_, Options());
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  host_ = std::move(recovered->host);
+  EXPECT_EQ(recovered->report.start.drains_started, static_cast<uint64_t>(kDrains));
+  // The restarts' append, then the recovery marker's.
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].batches, 1u);
+  EXPECT_EQ(groups[0].records, static_cast<size_t>(kDrains));
+  for (int i = 0; i < kDrains; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    host::SessionView view = View(id);
+    EXPECT_TRUE(view.task.running) << id;
+    EXPECT_EQ(view.task.incarnation, 2u) << id;
+    auto records = RecordsOf(id);
+    auto* started = std::get_if<schema::DrainTaskStarted>(&records.back().payload);
+    ASSERT_NE(started, nullptr) << id;
+    EXPECT_EQ(started->cause, schema::TaskCause::kRecovery);
+    EXPECT_EQ(started->transport_id, "t" + std::to_string(i));
+  }
+  EXPECT_FALSE(View("stopped").task.running);
+}
+
 TEST_F(RecoveryTest, AStoppedDrainStaysStopped) {
   Ok(host_->Register("s"));
   ASSERT_TRUE(host_->SetPeerIngress("s", Ingress(true)).value());
