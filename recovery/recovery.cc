@@ -491,12 +491,9 @@ Result<Recovered> Recover(journal::Journal& journal, host::HostOptions options) 
   }
   report.stale_snapshots_deleted = stale.size();
 
-  std::vector<host::RecoveredSession> sessions;
-  sessions.reserve(rebuilt.sessions.size());
-  for (auto& [id, session] : rebuilt.sessions) sessions.push_back(std::move(session));
   auto logger = options.logger;
   std::unique_ptr<host::Host> host =
-      host::Host::Create(&journal, std::move(options), std::move(sessions));
+      host::Host::CreateRecovered(&journal, std::move(options), std::move(rebuilt.sessions));
   auto start = host->Start();
   if (!start.ok()) {
     return Status(start.error().code == host::ErrorCode::kInternal ? StatusCode::kInternal

@@ -87,6 +87,11 @@ std::unique_ptr<Host> Host::Create(journal::Journal* journal, HostOptions option
   return std::make_unique<HostImpl>(journal, std::move(options), std::move(sessions));
 }
 
+std::unique_ptr<Host> Host::CreateRecovered(journal::Journal* journal, HostOptions options,
+                                            std::map<std::string, RecoveredSession> sessions) {
+  return std::make_unique<HostImpl>(journal, std::move(options), std::move(sessions));
+}
+
 HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
                    std::vector<RecoveredSession> sessions)
     : owned_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
@@ -97,21 +102,42 @@ HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
                            : std::make_shared<spdlog::logger>(
                                  "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
   sessions_.reserve(sessions.size());
-  for (auto& recovered : sessions) {
-    if (recovered.image.removed) continue;
-    // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
-    // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
-    // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
-    // give those pages back.)
-    auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
-    s->snapshot_session_seq = recovered.image.session_seq;
-    s->snapshots = SnapshotGenerations(recovered.snapshots);
-    s->first_seq = recovered.first_seq;
-    s->image.Store(recovered.image);
-    s->created = true;
-    sessions_.insert(std::move(s));
-  }
+  for (auto& recovered : sessions) Adopt(recovered);
   sessions.clear();
+  StartThreads();
+}
+
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
+                   std::map<std::string, RecoveredSession> sessions)
+    : owned_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
+      clock_(options.clock ? options.clock : owned_clock_.get()),
+      journal_(journal),
+      options_(std::move(options)),
+      log_(options_.logger ? options_.logger
+                           : std::make_shared<spdlog::logger>(
+                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+  sessions_.reserve(sessions.size());
+  for (auto& [id, recovered] : sessions) Adopt(recovered);
+  sessions.clear();
+  StartThreads();
+}
+
+void HostImpl::Adopt(RecoveredSession& recovered) {
+  if (recovered.image.removed) return;
+  // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
+  // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
+  // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
+  // give those pages back.)
+  auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
+  s->snapshot_session_seq = recovered.image.session_seq;
+  s->snapshots = SnapshotGenerations(recovered.snapshots);
+  s->first_seq = recovered.first_seq;
+  s->image.Store(recovered.image);
+  s->created = true;
+  sessions_.insert(std::move(s));
+}
+
+void HostImpl::StartThreads() {
   last_checkpoint_seq_ = journal_->LastSequence();
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });

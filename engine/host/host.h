@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -198,6 +199,10 @@ class Host {
   // ignored). No task runs until Start().
   static std::unique_ptr<Host> Create(journal::Journal* journal, HostOptions options,
                                       std::vector<RecoveredSession> sessions = {});
+  // The same, with the sessions as recovery::Rebuild leaves them (by id): no intermediate
+  // vector, whose ~400-byte elements for 100,000 sessions were ~10 % of a restart.
+  static std::unique_ptr<Host> CreateRecovered(journal::Journal* journal, HostOptions options,
+                                               std::map<std::string, RecoveredSession> sessions);
   virtual ~Host() = default;
 
   // Recovery's last steps (SPEC §6.3-4), before any command: finishes the unregisters a crash

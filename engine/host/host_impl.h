@@ -200,6 +200,8 @@ using SessionRegistry = std::unordered_set<std::shared_ptr<Session>, SessionIdHa
 class HostImpl final : public Host {
  public:
   HostImpl(journal::Journal* journal, HostOptions options, std::vector<RecoveredSession> sessions);
+  HostImpl(journal::Journal* journal, HostOptions options,
+           std::map<std::string, RecoveredSession> sessions);
   ~HostImpl() override;
 
   Reply<StartReport> Start() override;
@@ -310,6 +312,10 @@ class HostImpl final : public Host {
   void RespawnDue(const std::string& id, uint64_t token);
 
   int64_t NowMicros();
+  // The constructors' part: what is not removed of `recovered` becomes the host's sessions.
+  void Adopt(RecoveredSession& recovered);
+  // And the background threads, once the sessions are in.
+  void StartThreads();
   void Publish(Session& s, const Step& step);
 
   std::unique_ptr<Clock> owned_clock_;  // when options.clock is null
