@@ -77,6 +77,9 @@ Status LoadSnapshots(const journal::Journal& journal, uint64_t up_to, Rebuilt& o
 class SessionIndex {
  public:
   explicit SessionIndex(size_t expected) { Grow(expected); }
+  void Reserve(size_t expected) {
+    if (expected * 2 > slots_.size()) Grow(expected);
+  }
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
 
@@ -176,11 +179,12 @@ struct Batch {
   }
 };
 
-// Records per batch handed from the scan to a lane, and batches a lane may have waiting: enough
-// to amortise the hand-over, few enough to stay in cache.
+// Records per batch handed from the scan to a lane (enough to amortise the hand-over), and
+// batches a lane may have waiting: enough for what the scan reads while the snapshots load, at
+// most kBatchesQueued x kBatchBytes = 16 MiB per lane.
 constexpr size_t kBatchRecords = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
-constexpr size_t kBatchesInFlight = 8;
+constexpr size_t kBatchesQueued = 64;
 
 // One lane of the replay: the sessions whose stream hashes to it, replayed in sequence order.
 // Sessions are independent, so lanes run in parallel; every check runs exactly as in a
@@ -189,14 +193,14 @@ constexpr size_t kBatchesInFlight = 8;
 // over all lanes is the one a sequential replay would have stopped at.
 class Lane {
  public:
-  explicit Lane(size_t expected) : index_(expected) {}
+  Lane() : index_(0) {}
 
   SessionIndex& index() { return index_; }
 
-  // The scan side: queue a full batch (blocks while kBatchesInFlight wait), and take an empty one.
+  // The scan side: queue a full batch (blocks while kBatchesQueued wait), and take an empty one.
   void Push(std::unique_ptr<Batch> batch) {
     std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return full_.size() < kBatchesInFlight; });
+    space_.wait(lock, [&] { return full_.size() < kBatchesQueued; });
     full_.push_back(std::move(batch));
     ready_.notify_one();
   }
@@ -235,6 +239,9 @@ class Lane {
       empty_.push_back(std::move(batch));
     }
   }
+
+  // Before Run: it will take every batch without replaying any (the rebuild failed already).
+  void Abandon() { error_ = AbortedError("rebuild abandoned"); }
 
   const Status& error() const { return error_; }
   uint64_t error_seq() const { return error_seq_; }
@@ -345,7 +352,7 @@ class Lane {
 
   std::mutex mu_;
   std::condition_variable ready_;  // a batch is waiting, or the scan is over
-  std::condition_variable space_;  // fewer than kBatchesInFlight wait
+  std::condition_variable space_;  // fewer than kBatchesQueued wait
   std::deque<std::unique_ptr<Batch>> full_;
   std::vector<std::unique_ptr<Batch>> empty_;
   bool closed_ = false;
@@ -373,44 +380,55 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
     return NotFoundError(fmt::format("sequence {} was truncated; the journal starts at {}",
                                      out.last_seq, out.first_seq));
   }
-  std::vector<std::string> snapshot_streams;
-  BURROW_RETURN_IF_ERROR(LoadSnapshots(journal, out.last_seq, out, snapshot_streams));
-
-  // The scan (RocksDB iteration, checksums, copies) runs here while the lanes decode and fold:
-  // on two cores replay costs about the larger of the two instead of their sum.
+  // Three things overlap: the scan of the records (RocksDB iteration, checksums, copies) runs
+  // on its own thread from the start, while this one loads the snapshots (a second RocksDB
+  // scan); then the lanes decode and fold what the scan queued. On two cores a restart costs
+  // about the larger of the two scans instead of their sum, and replay about the larger of scan
+  // and fold. Until the lanes start, the scan may queue up to kBatchesQueued batches per lane.
   const size_t lanes = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxLanes);
   std::vector<std::unique_ptr<Lane>> lane;
-  for (size_t i = 0; i < lanes; ++i) {
-    lane.push_back(std::make_unique<Lane>(out.sessions.size() / lanes));
+  for (size_t i = 0; i < lanes; ++i) lane.push_back(std::make_unique<Lane>());
+  std::atomic<bool> failed{false};  // a lane failed, or the snapshots could not be loaded
+  Status scanned;
+  std::thread scanner([&] {
+    std::vector<std::unique_ptr<Batch>> filling;
+    for (auto& l : lane) filling.push_back(l->TakeEmpty());
+    scanned = journal.Scan(out.first_seq, out.last_seq, [&](const journal::Record& record) {
+      if (failed.load(std::memory_order_relaxed)) return false;  // no need to go on
+      ++out.records_scanned;
+      const uint64_t hash = SessionIndex::Hash(record.stream);
+      const size_t to = LaneOf(hash, lanes);
+      Batch& batch = *filling[to];
+      batch.Add(record, hash);
+      if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
+        lane[to]->Push(std::move(filling[to]));
+        filling[to] = lane[to]->TakeEmpty();
+      }
+      return true;
+    });
+    for (size_t i = 0; i < lanes; ++i) {
+      if (!filling[i]->entries.empty()) lane[i]->Push(std::move(filling[i]));
+      lane[i]->Close();
+    }
+  });
+
+  std::vector<std::string> snapshot_streams;
+  Status loaded = LoadSnapshots(journal, out.last_seq, out, snapshot_streams);
+  if (loaded.ok()) {
+    for (auto& l : lane) l->index().Reserve(out.sessions.size() / lanes + 1);
+    for (auto& [stream, session] : out.sessions) {
+      const uint64_t hash = SessionIndex::Hash(stream);
+      lane[LaneOf(hash, lanes)]->index().Insert(stream, hash, &session);
+    }
+  } else {
+    failed.store(true);
+    for (auto& l : lane) l->Abandon();  // take what the scan queued, without looking at it
   }
-  for (auto& [stream, session] : out.sessions) {
-    const uint64_t hash = SessionIndex::Hash(stream);
-    lane[LaneOf(hash, lanes)]->index().Insert(stream, hash, &session);
-  }
-  std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
   for (auto& l : lane) threads.emplace_back([&l, &failed] { l->Run(failed); });
-  std::vector<std::unique_ptr<Batch>> filling;
-  for (auto& l : lane) filling.push_back(l->TakeEmpty());
-
-  Status scanned = journal.Scan(out.first_seq, out.last_seq, [&](const journal::Record& record) {
-    if (failed.load(std::memory_order_relaxed)) return false;  // a lane failed: no need to go on
-    ++out.records_scanned;
-    const uint64_t hash = SessionIndex::Hash(record.stream);
-    const size_t to = LaneOf(hash, lanes);
-    Batch& batch = *filling[to];
-    batch.Add(record, hash);
-    if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
-      lane[to]->Push(std::move(filling[to]));
-      filling[to] = lane[to]->TakeEmpty();
-    }
-    return true;
-  });
-  for (size_t i = 0; i < lanes; ++i) {
-    if (!filling[i]->entries.empty()) lane[i]->Push(std::move(filling[i]));
-    lane[i]->Close();
-  }
+  scanner.join();
   for (std::thread& t : threads) t.join();
+  BURROW_RETURN_IF_ERROR(loaded);
 
   // The earliest failing record over all lanes is where a sequential replay would have stopped;
   // every record a lane saw came before any damage the scan ran into.
