@@ -92,15 +92,18 @@ std::unique_ptr<Host> Host::CreateRecovered(journal::Journal* journal, HostOptio
   return std::make_unique<HostImpl>(journal, std::move(options), std::move(sessions));
 }
 
-HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
-                   std::vector<RecoveredSession> sessions)
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options)
     : owned_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
       clock_(options.clock ? options.clock : owned_clock_.get()),
       journal_(journal),
       options_(std::move(options)),
       log_(options_.logger ? options_.logger
                            : std::make_shared<spdlog::logger>(
-                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {}
+
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
+                   std::vector<RecoveredSession> sessions)
+    : HostImpl(journal, std::move(options)) {
   sessions_.reserve(sessions.size());
   for (auto& recovered : sessions) Adopt(recovered);
   sessions.clear();
@@ -109,13 +112,7 @@ HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
 
 HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
                    std::map<std::string, RecoveredSession> sessions)
-    : owned_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
-      clock_(options.clock ? options.clock : owned_clock_.get()),
-      journal_(journal),
-      options_(std::move(options)),
-      log_(options_.logger ? options_.logger
-                           : std::make_shared<spdlog::logger>(
-                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+    : HostImpl(journal, std::move(options)) {
   sessions_.reserve(sessions.size());
   for (auto& [id, recovered] : sessions) Adopt(recovered);
   sessions.clear();

@@ -208,8 +208,9 @@ class Host {
   // Recovery's last steps (SPEC §6.3-4), before any command: finishes the unregisters a crash
   // interrupted (open obligations closed through journaled inputs, the runtime-loop and
   // comms-drain ones with forced_abort = true), starts a drain task (journaled, cause
-  // "recovery") for every session whose drain is Running, and hands ExitedRespawnable
-  // PersistentHost drains to the respawn supervisor. Errors: Unavailable, Internal.
+  // "recovery"; all their start records in one append) for every session whose drain is Running,
+  // and hands ExitedRespawnable PersistentHost drains to the respawn supervisor. Errors:
+  // Unavailable, Internal.
   virtual Reply<StartReport> Start() = 0;
 
   // Snapshots every session in one durable batch, deletes the snapshots of sessions that no

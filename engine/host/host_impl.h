@@ -312,6 +312,8 @@ class HostImpl final : public Host {
   void RespawnDue(const std::string& id, uint64_t token);
 
   int64_t NowMicros();
+  // The constructors' common part: options, clock, logger; no sessions, no threads yet.
+  HostImpl(journal::Journal* journal, HostOptions options);
   // The constructors' part: what is not removed of `recovered` becomes the host's sessions.
   void Adopt(RecoveredSession& recovered);
   // And the background threads, once the sessions are in.
