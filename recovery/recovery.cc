@@ -3,9 +3,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -61,35 +69,59 @@ Status LoadSnapshots(const journal::Journal& journal, uint64_t up_to, Rebuilt& o
 }
 
 // The rebuilt sessions by stream, for the lookup every scanned record makes. Open addressing
-// over {hash, key, session} slots: a lookup costs one slot read and one key comparison, where
-// std::unordered_map's bucket array, chain and node were ~20 % of replay with 100,000 sessions
-// (cache misses). Keys point at the std::map's keys, which never move.
+// over 64-byte {hash, key, session} slots with the key's bytes inline (up to kInlineKey; the
+// 36-byte UUID-shaped ids fit): a lookup costs one cache line and no pointer chase, and the
+// caller can prefetch that line ahead (SlotFor). std::unordered_map's bucket, chain and node were
+// ~20 % of replay with 100,000 sessions; a slot pointing at the key's bytes still cost a miss.
+// Longer keys are compared through a pointer to the std::map's key, which never moves.
 class SessionIndex {
  public:
   explicit SessionIndex(size_t expected) { Grow(expected); }
+  void Reserve(size_t expected) {
+    if (expected * 2 > slots_.size()) Grow(expected);
+  }
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  // Where a lookup of `hash` starts; prefetch it ahead of Find.
+  const void* SlotFor(uint64_t hash) const { return &slots_[hash & mask_]; }
 
   host::RecoveredSession* Find(std::string_view id, uint64_t hash) const {
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const Slot& slot = slots_[i];
       if (slot.session == nullptr) return nullptr;
-      if (slot.hash == hash && *slot.key == id) return slot.session;
+      if (slot.hash == hash && slot.Matches(id)) return slot.session;
     }
   }
   // `key` must not be in the index yet and must outlive it.
   void Insert(const std::string& key, uint64_t hash, host::RecoveredSession* session) {
     if ((size_ + 1) * 2 > slots_.size()) Grow(size_ + 1);
-    Place(Slot{hash, &key, session});
+    Slot slot;
+    slot.hash = hash;
+    slot.session = session;
+    slot.key = &key;
+    slot.size = static_cast<uint32_t>(key.size());
+    if (key.size() <= kInlineKey) std::memcpy(slot.inline_key, key.data(), key.size());
+    Place(slot);
     ++size_;
   }
 
  private:
-  struct Slot {
+  static constexpr size_t kInlineKey = 36;
+  struct alignas(64) Slot {
     uint64_t hash = 0;
-    const std::string* key = nullptr;
     host::RecoveredSession* session = nullptr;  // null: empty
+    const std::string* key = nullptr;
+    uint32_t size = 0;
+    char inline_key[kInlineKey];
+
+    bool Matches(std::string_view id) const {
+      if (id.size() != size) return false;
+      if (size <= kInlineKey) return std::memcmp(inline_key, id.data(), size) == 0;
+      return *key == id;
+    }
   };
+  static_assert(sizeof(Slot) == 64);
 
   void Place(const Slot& slot) {
     size_t i = slot.hash & mask_;
@@ -113,6 +145,227 @@ class SessionIndex {
   size_t size_ = 0;
 };
 
+// Records copied out of the journal's scan, in sequence order, for one lane.
+struct Batch {
+  struct Entry {
+    uint64_t seq;
+    uint64_t hash;  // of the stream
+    uint32_t stream_at, stream_size, payload_at, payload_size;
+  };
+  std::vector<Entry> entries;
+  std::string bytes;
+
+  void Add(const journal::Record& record, uint64_t hash) {
+    Entry entry{record.seq,
+                hash,
+                static_cast<uint32_t>(bytes.size()),
+                static_cast<uint32_t>(record.stream.size()),
+                0,
+                static_cast<uint32_t>(record.payload.size())};
+    bytes += record.stream;
+    entry.payload_at = static_cast<uint32_t>(bytes.size());
+    bytes += record.payload;
+    entries.push_back(entry);
+  }
+  std::string_view Stream(const Entry& e) const {
+    return std::string_view(bytes).substr(e.stream_at, e.stream_size);
+  }
+  std::string_view Payload(const Entry& e) const {
+    return std::string_view(bytes).substr(e.payload_at, e.payload_size);
+  }
+  void Clear() {
+    entries.clear();
+    bytes.clear();
+  }
+};
+
+// Records per batch handed from the scan to a lane (enough to amortise the hand-over), and
+// batches a lane may have waiting: enough for what the scan reads while the snapshots load, at
+// most kBatchesQueued x kBatchBytes = 16 MiB per lane.
+constexpr size_t kBatchRecords = 1024;
+constexpr size_t kBatchBytes = 256 * 1024;
+constexpr size_t kBatchesQueued = 64;
+
+// One lane of the replay: the sessions whose stream hashes to it, replayed in sequence order.
+// Sessions are independent, so lanes run in parallel; every check runs exactly as in a
+// sequential replay, and a lane stops at its first failure (the earliest of its records that
+// fails). The scan hands a lane every record of its sessions, in order, so the earliest failure
+// over all lanes is the one a sequential replay would have stopped at.
+class Lane {
+ public:
+  Lane() : index_(0) {}
+
+  SessionIndex& index() { return index_; }
+
+  // The scan side: queue a full batch (blocks while kBatchesQueued wait), and take an empty one.
+  void Push(std::unique_ptr<Batch> batch) {
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return full_.size() < kBatchesQueued; });
+    full_.push_back(std::move(batch));
+    ready_.notify_one();
+  }
+  std::unique_ptr<Batch> TakeEmpty() {
+    std::lock_guard lock(mu_);
+    if (empty_.empty()) return std::make_unique<Batch>();
+    std::unique_ptr<Batch> batch = std::move(empty_.back());
+    empty_.pop_back();
+    return batch;
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    ready_.notify_one();
+  }
+
+  // The lane's thread: replays every batch until Close. After a failure it keeps taking batches
+  // (so the scan never blocks) without looking at them.
+  void Run(std::atomic<bool>& failed) {
+    for (;;) {
+      std::unique_ptr<Batch> batch;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [&] { return !full_.empty() || closed_; });
+        if (full_.empty()) return;
+        batch = std::move(full_.front());
+        full_.pop_front();
+        space_.notify_one();
+      }
+      if (error_.ok()) {
+        Replay(*batch);
+        if (!error_.ok()) failed.store(true, std::memory_order_relaxed);
+      }
+      batch->Clear();
+      std::lock_guard lock(mu_);
+      empty_.push_back(std::move(batch));
+    }
+  }
+
+  // Before Run: it will take every batch without replaying any (the rebuild failed already).
+  void Abandon() { error_ = AbortedError("rebuild abandoned"); }
+
+  const Status& error() const { return error_; }
+  uint64_t error_seq() const { return error_seq_; }
+  uint64_t replayed() const { return replayed_; }
+  std::map<std::string, host::RecoveredSession>& created() { return created_; }
+  // Streams whose records start mid-life with no snapshot: record seq, per-session seq.
+  const std::map<std::string, std::pair<uint64_t, uint64_t>>& orphans() const { return orphans_; }
+
+ private:
+  // How far ahead the slot of a record's session is prefetched, and (half as far) the session.
+  static constexpr size_t kPrefetchSlot = 16;
+  static constexpr size_t kPrefetchSession = 8;
+
+  void Replay(const Batch& batch) {
+    const size_t n = batch.entries.size();
+    // Lookups done ahead of use, so the session's own cache lines can be prefetched too. A miss
+    // found ahead is looked up again when used: the session may have been created since.
+    std::array<host::RecoveredSession*, kPrefetchSession> ahead{};
+    for (size_t i = 0; i < n && i < kPrefetchSlot; ++i) {
+      __builtin_prefetch(index_.SlotFor(batch.entries[i].hash));
+    }
+    for (size_t i = 0; i < n && i < kPrefetchSession; ++i) {
+      ahead[i] = LookAhead(batch, i);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchSlot < n) {
+        __builtin_prefetch(index_.SlotFor(batch.entries[i + kPrefetchSlot].hash));
+      }
+      host::RecoveredSession* found = ahead[i % kPrefetchSession];
+      if (i + kPrefetchSession < n)
+        ahead[i % kPrefetchSession] = LookAhead(batch, i + kPrefetchSession);
+      const Batch::Entry& entry = batch.entries[i];
+      if (!One(entry.seq, entry.hash, batch.Stream(entry), batch.Payload(entry), found)) {
+        error_seq_ = entry.seq;
+        return;
+      }
+    }
+  }
+
+  host::RecoveredSession* LookAhead(const Batch& batch, size_t i) {
+    const Batch::Entry& entry = batch.entries[i];
+    host::RecoveredSession* found = index_.Find(batch.Stream(entry), entry.hash);
+    if (found != nullptr) {
+      __builtin_prefetch(&found->image.last_seq);
+      __builtin_prefetch(&found->image.state);
+    }
+    return found;
+  }
+
+  // Replays one record (or skips it: covered by its session's snapshot). False: error_ is set.
+  bool One(uint64_t seq, uint64_t hash, std::string_view stream, std::string_view payload,
+           host::RecoveredSession* found) {
+    if (found == nullptr) found = index_.Find(stream, hash);
+    if (found != nullptr && seq <= found->image.last_seq) {
+      return true;  // covered by the session's snapshot
+    }
+    error_ = decoder_.Decode(seq, payload, envelope_);
+    if (!error_.ok()) return false;
+    const schema::RecordEnvelope& decoded = envelope_;
+    if (decoded.session_id.empty()) return true;  // a recovery marker
+    if (decoded.session_id != stream) {
+      error_ = DataLossError(fmt::format("record {} is indexed under '{}' but names session '{}'",
+                                         seq, stream, decoded.session_id));
+      return false;
+    }
+    if (found == nullptr) {
+      auto node = created_.try_emplace(std::string(stream)).first;
+      found = &node->second;
+      index_.Insert(node->first, hash, found);
+    }
+    host::RecoveredSession& session = *found;
+    bool fresh = session.image.session_seq == 0 || session.image.removed;
+    if (fresh && decoded.session_seq != 1) {
+      // No snapshot and not the start of a life: the tail of a life that was unregistered
+      // (removed sessions do not hold truncation back). It must end in UnregisterSession
+      // before the scan does; its records are checksum-verified but cannot be replayed.
+      auto* transition = std::get_if<schema::TransitionRecord>(&decoded.payload);
+      if (transition && std::holds_alternative<machine::UnregisterSession>(transition->input)) {
+        orphans_.erase(std::string(stream));
+        session.image = host::SessionImage{};
+        session.image.session_id = std::string(stream);
+        session.image.session_seq = decoded.session_seq;
+        session.image.removed = true;
+      } else {
+        orphans_.try_emplace(std::string(stream), seq, decoded.session_seq);
+      }
+      return true;
+    }
+    if (fresh) {
+      session.first_seq = seq;
+      session.snapshots.clear();
+    }
+    error_ = host::Fold(session.image, decoded);
+    if (!error_.ok()) return false;
+    ++replayed_;
+    return true;
+  }
+
+  SessionIndex index_;
+  std::map<std::string, host::RecoveredSession> created_;  // sessions without a snapshot
+  std::map<std::string, std::pair<uint64_t, uint64_t>> orphans_;
+  // One decoder and one envelope per lane: decoding reuses their buffers.
+  schema::RecordDecoder decoder_;
+  schema::RecordEnvelope envelope_;
+  uint64_t replayed_ = 0;
+  Status error_;
+  uint64_t error_seq_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable ready_;  // a batch is waiting, or the scan is over
+  std::condition_variable space_;  // fewer than kBatchesQueued wait
+  std::deque<std::unique_ptr<Batch>> full_;
+  std::vector<std::unique_ptr<Batch>> empty_;
+  bool closed_ = false;
+};
+
+// Lanes of replay: one per core, at most kMaxLanes; the scan runs on the caller's thread.
+constexpr unsigned kMaxLanes = 2;
+
+size_t LaneOf(uint64_t hash, size_t lanes) {
+  // The high bits: the index uses the low ones, which a lane's sessions would otherwise share.
+  return static_cast<size_t>((hash >> 40) % lanes);
+}
+
 }  // namespace
 
 Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t> up_to) {
@@ -127,90 +380,92 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
     return NotFoundError(fmt::format("sequence {} was truncated; the journal starts at {}",
                                      out.last_seq, out.first_seq));
   }
-  std::vector<std::string> snapshot_streams;
-  BURROW_RETURN_IF_ERROR(LoadSnapshots(journal, out.last_seq, out, snapshot_streams));
+  // Three things overlap: the scan of the records (RocksDB iteration, checksums, copies) runs
+  // on its own thread from the start, while this one loads the snapshots (a second RocksDB
+  // scan); then the lanes decode and fold what the scan queued. On two cores a restart costs
+  // about the larger of the two scans instead of their sum, and replay about the larger of scan
+  // and fold. Until the lanes start, the scan may queue up to kBatchesQueued batches per lane.
+  const size_t lanes = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxLanes);
+  std::vector<std::unique_ptr<Lane>> lane;
+  for (size_t i = 0; i < lanes; ++i) lane.push_back(std::make_unique<Lane>());
+  std::atomic<bool> failed{false};  // a lane failed, or the snapshots could not be loaded
+  Status scanned;
+  std::thread scanner([&] {
+    std::vector<std::unique_ptr<Batch>> filling;
+    for (auto& l : lane) filling.push_back(l->TakeEmpty());
+    scanned = journal.Scan(out.first_seq, out.last_seq, [&](const journal::Record& record) {
+      if (failed.load(std::memory_order_relaxed)) return false;  // no need to go on
+      ++out.records_scanned;
+      const uint64_t hash = SessionIndex::Hash(record.stream);
+      const size_t to = LaneOf(hash, lanes);
+      Batch& batch = *filling[to];
+      batch.Add(record, hash);
+      if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
+        lane[to]->Push(std::move(filling[to]));
+        filling[to] = lane[to]->TakeEmpty();
+      }
+      return true;
+    });
+    for (size_t i = 0; i < lanes; ++i) {
+      if (!filling[i]->entries.empty()) lane[i]->Push(std::move(filling[i]));
+      lane[i]->Close();
+    }
+  });
 
-  Status fold_status;
-  journal::Damage damage;
-  // Streams whose records start mid-life with no snapshot: record seq, per-session seq.
-  std::map<std::string, std::pair<uint64_t, uint64_t>> orphans;
-  // The sessions by stream, hashed: a lookup per record in the ordered map (one string
-  // comparison per level) dominated replay with 100,000 sessions.
-  SessionIndex index(out.sessions.size());
-  for (auto& [stream, session] : out.sessions) {
-    index.Insert(stream, SessionIndex::Hash(stream), &session);
+  std::vector<std::string> snapshot_streams;
+  Status loaded = LoadSnapshots(journal, out.last_seq, out, snapshot_streams);
+  if (loaded.ok()) {
+    for (auto& l : lane) l->index().Reserve(out.sessions.size() / lanes + 1);
+    for (auto& [stream, session] : out.sessions) {
+      const uint64_t hash = SessionIndex::Hash(stream);
+      lane[LaneOf(hash, lanes)]->index().Insert(stream, hash, &session);
+    }
+  } else {
+    failed.store(true);
+    for (auto& l : lane) l->Abandon();  // take what the scan queued, without looking at it
   }
-  // One decoder and one envelope for the whole scan: decoding reuses their buffers instead of
-  // allocating per record.
-  schema::RecordDecoder decoder;
-  schema::RecordEnvelope envelope;
-  Status scanned = journal.Scan(
-      out.first_seq, out.last_seq,
-      [&](const journal::Record& record) {
-        ++out.records_scanned;
-        const uint64_t hash = SessionIndex::Hash(record.stream);
-        host::RecoveredSession* found = index.Find(record.stream, hash);
-        if (found != nullptr && record.seq <= found->image.last_seq) {
-          return true;  // covered by the session's snapshot
-        }
-        fold_status = decoder.Decode(record.seq, record.payload, envelope);
-        if (!fold_status.ok()) return false;
-        schema::RecordEnvelope* decoded = &envelope;
-        if (decoded->session_id.empty()) return true;  // a recovery marker
-        if (decoded->session_id != record.stream) {
-          fold_status =
-              DataLossError(fmt::format("record {} is indexed under '{}' but names "
-                                        "session '{}'",
-                                        record.seq, record.stream, decoded->session_id));
-          return false;
-        }
-        if (found == nullptr) {
-          auto node = out.sessions.try_emplace(record.stream).first;
-          found = &node->second;
-          index.Insert(node->first, hash, found);
-        }
-        host::RecoveredSession& session = *found;
-        bool fresh = session.image.session_seq == 0 || session.image.removed;
-        if (fresh && decoded->session_seq != 1) {
-          // No snapshot and not the start of a life: the tail of a life that was unregistered
-          // (removed sessions do not hold truncation back). It must end in UnregisterSession
-          // before the scan does; its records are checksum-verified but cannot be replayed.
-          auto* transition = std::get_if<schema::TransitionRecord>(&decoded->payload);
-          if (transition && std::holds_alternative<machine::UnregisterSession>(transition->input)) {
-            orphans.erase(record.stream);
-            session.image = host::SessionImage{};
-            session.image.session_id = record.stream;
-            session.image.session_seq = decoded->session_seq;
-            session.image.removed = true;
-          } else {
-            orphans.try_emplace(record.stream, record.seq, decoded->session_seq);
-          }
-          return true;
-        }
-        if (fresh) {
-          session.first_seq = record.seq;
-          session.snapshots.clear();
-        }
-        fold_status = host::Fold(session.image, *decoded);
-        if (!fold_status.ok()) return false;
-        ++out.records_replayed;
-        return true;
-      },
-      &damage);
+  std::vector<std::thread> threads;
+  for (auto& l : lane) threads.emplace_back([&l, &failed] { l->Run(failed); });
+  scanner.join();
+  for (std::thread& t : threads) t.join();
+  BURROW_RETURN_IF_ERROR(loaded);
+
+  // The earliest failing record over all lanes is where a sequential replay would have stopped;
+  // every record a lane saw came before any damage the scan ran into.
+  const Lane* first_failed = nullptr;
+  for (const auto& l : lane) {
+    if (!l->error().ok() &&
+        (first_failed == nullptr || l->error_seq() < first_failed->error_seq())) {
+      first_failed = l.get();
+    }
+  }
+  if (first_failed != nullptr) return first_failed->error();
   BURROW_RETURN_IF_ERROR(scanned);
-  BURROW_RETURN_IF_ERROR(fold_status);
-  if (!orphans.empty()) {
-    const auto& [stream, at] = *orphans.begin();
+
+  const std::pair<const std::string, std::pair<uint64_t, uint64_t>>* orphan = nullptr;
+  for (const auto& l : lane) {
+    if (!l->orphans().empty() &&
+        (orphan == nullptr || l->orphans().begin()->first < orphan->first)) {
+      orphan = &*l->orphans().begin();
+    }
+  }
+  if (orphan != nullptr) {
+    const auto& [stream, at] = *orphan;
     return DataLossError(fmt::format(
         "record {} of session '{}' has per-session sequence {}, but no snapshot covers what "
         "came before it (and the session was not unregistered)",
         at.first, stream, at.second));
   }
   for (std::string& stream : snapshot_streams) {
-    const host::RecoveredSession* found = index.Find(stream, SessionIndex::Hash(stream));
+    const uint64_t hash = SessionIndex::Hash(stream);
+    const host::RecoveredSession* found = lane[LaneOf(hash, lanes)]->index().Find(stream, hash);
     if (found == nullptr || found->image.removed) {
       out.stale_snapshot_streams.push_back(std::move(stream));
     }
+  }
+  for (auto& l : lane) {
+    out.records_replayed += l->replayed();
+    out.sessions.merge(l->created());
   }
   for (auto it = out.sessions.begin(); it != out.sessions.end();) {
     it = it->second.image.removed ? out.sessions.erase(it) : std::next(it);
@@ -254,12 +509,9 @@ Result<Recovered> Recover(journal::Journal& journal, host::HostOptions options) 
   }
   report.stale_snapshots_deleted = stale.size();
 
-  std::vector<host::RecoveredSession> sessions;
-  sessions.reserve(rebuilt.sessions.size());
-  for (auto& [id, session] : rebuilt.sessions) sessions.push_back(std::move(session));
   auto logger = options.logger;
   std::unique_ptr<host::Host> host =
-      host::Host::Create(&journal, std::move(options), std::move(sessions));
+      host::Host::CreateRecovered(&journal, std::move(options), std::move(rebuilt.sessions));
   auto start = host->Start();
   if (!start.ok()) {
     return Status(start.error().code == host::ErrorCode::kInternal ? StatusCode::kInternal

@@ -46,6 +46,9 @@ struct Rebuilt {
 
 // Rebuilds every session as it was right after record `up_to` (default: the newest). Reads
 // only: safe on a reader-mode journal. A snapshot covering more than `up_to` is not used.
+// Runs on up to four threads while it lasts (the caller's loads the snapshots, one scans the
+// records, one or two replay them, split by session); result and errors are those of a
+// sequential replay (the error names the earliest bad record).
 // Errors: DataLoss (as in the damage policy above, naming the sequence), Unavailable,
 //         NotFound (`up_to` is below what the journal still holds).
 Result<Rebuilt> Rebuild(const journal::Journal& journal,

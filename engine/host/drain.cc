@@ -293,10 +293,35 @@ void HostImpl::RespawnDue(const std::string& id, uint64_t token) {
 // ---------------------------------------------------------------------------------------------
 // Start and shutdown
 
+std::vector<std::shared_ptr<Session>> HostImpl::SessionsDueAtStart() {
+  // One pass over the registry and a plain lock per session: almost every recovered session
+  // needs nothing here, and a lookup by id for each one (Acquire over Sessions()' sorted copy of
+  // every id) was ~1/6 of a 100,000-session restart.
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::shared_lock<std::shared_mutex> registry(registry_mu_);
+    all.reserve(sessions_.size());
+    for (const auto& s : sessions_) all.push_back(s);
+  }
+  std::vector<std::shared_ptr<Session>> due;
+  for (std::shared_ptr<Session>& s : all) {
+    Lock lock(s->mu);
+    if (!s->created || s->removed) continue;
+    const machine::State& st = s->image.state;
+    if (st.registration_phase == machine::RegistrationPhase::kDraining ||
+        (st.drain_phase == machine::DrainPhase::kRunning && !TaskLive(*s)) || IsRespawnable(st)) {
+      due.push_back(std::move(s));
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  return due;
+}
+
 Reply<StartReport> HostImpl::Start() {
   StartReport report;
-  for (const std::string& id : Sessions()) {
-    auto locked = Acquire(id);
+  std::vector<Locked> running;  // locked until their tasks are launched
+  for (const std::shared_ptr<Session>& due : SessionsDueAtStart()) {
+    auto locked = Acquire(due->id);
     if (!locked.ok()) continue;
     Session& s = *locked.value().session;
     const machine::State& st = s.image.state;
@@ -306,19 +331,46 @@ Reply<StartReport> HostImpl::Start() {
       if (!finished.ok()) return finished.error();
       ++report.unregisters_finished;
     } else if (st.drain_phase == machine::DrainPhase::kRunning && !TaskLive(s)) {
-      Step step = NewStep(s);
-      auto task = PrepareTask(step, st.ingress_transport_id.value_or(""), *st.drain_mode,
-                              schema::TaskCause::kRecovery);
-      auto committed = CommitAndPublish(s, step);
-      if (!committed.ok()) return committed.error();
-      LaunchTask(locked.value().session, std::move(task));
-      ++report.drains_started;
+      running.push_back(std::move(locked.value()));
     } else if (IsRespawnable(st)) {
       ScheduleRespawnIfDue(s);
       ++report.respawns_scheduled;
     }
   }
+  auto restarted = RestartDrains(running);
+  if (!restarted.ok()) return restarted.error();
+  report.drains_started = running.size();
   return report;
+}
+
+Reply<Done> HostImpl::RestartDrains(std::vector<Locked>& running) {
+  // Start records per append: one fsync for many tasks, with the batch's memory bounded.
+  constexpr size_t kStartsPerAppend = 4096;
+  for (size_t from = 0; from < running.size(); from += kStartsPerAppend) {
+    const size_t to = std::min(running.size(), from + kStartsPerAppend);
+    std::vector<Step> steps;
+    std::vector<std::shared_ptr<DrainTask>> tasks;
+    steps.reserve(to - from);
+    tasks.reserve(to - from);
+    for (size_t i = from; i < to; ++i) {
+      Session& s = *running[i].session;
+      const machine::State& st = s.image.state;
+      steps.push_back(NewStep(s));
+      tasks.push_back(PrepareTask(steps.back(), st.ingress_transport_id.value_or(""),
+                                  *st.drain_mode, schema::TaskCause::kRecovery));
+    }
+    Status committed = Step::CommitTogether(*journal_, steps);
+    if (!committed.ok()) {
+      log_->warn("journal append of {} drain restarts failed, nothing applied: {}", to - from,
+                 committed.ToString());
+      return Error{ErrorCode::kUnavailable, committed.ToString(), {}};
+    }
+    for (size_t i = from; i < to; ++i) {
+      Committed(*running[i].session, steps[i - from]);
+      LaunchTask(running[i].session, std::move(tasks[i - from]));
+    }
+  }
+  return Done{};
 }
 
 void HostImpl::Shutdown() {

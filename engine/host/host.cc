@@ -87,31 +87,54 @@ std::unique_ptr<Host> Host::Create(journal::Journal* journal, HostOptions option
   return std::make_unique<HostImpl>(journal, std::move(options), std::move(sessions));
 }
 
-HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
-                   std::vector<RecoveredSession> sessions)
+std::unique_ptr<Host> Host::CreateRecovered(journal::Journal* journal, HostOptions options,
+                                            std::map<std::string, RecoveredSession> sessions) {
+  return std::make_unique<HostImpl>(journal, std::move(options), std::move(sessions));
+}
+
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options)
     : owned_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
       clock_(options.clock ? options.clock : owned_clock_.get()),
       journal_(journal),
       options_(std::move(options)),
       log_(options_.logger ? options_.logger
                            : std::make_shared<spdlog::logger>(
-                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {
+                                 "burrow.host", std::make_shared<spdlog::sinks::null_sink_mt>())) {}
+
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
+                   std::vector<RecoveredSession> sessions)
+    : HostImpl(journal, std::move(options)) {
   sessions_.reserve(sessions.size());
-  for (auto& recovered : sessions) {
-    if (recovered.image.removed) continue;
-    // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
-    // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
-    // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
-    // give those pages back.)
-    auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
-    s->snapshot_session_seq = recovered.image.session_seq;
-    s->snapshots = SnapshotGenerations(recovered.snapshots);
-    s->first_seq = recovered.first_seq;
-    s->image.Store(recovered.image);
-    s->created = true;
-    sessions_.insert(std::move(s));
-  }
+  for (auto& recovered : sessions) Adopt(recovered);
   sessions.clear();
+  StartThreads();
+}
+
+HostImpl::HostImpl(journal::Journal* journal, HostOptions options,
+                   std::map<std::string, RecoveredSession> sessions)
+    : HostImpl(journal, std::move(options)) {
+  sessions_.reserve(sessions.size());
+  for (auto& [id, recovered] : sessions) Adopt(recovered);
+  sessions.clear();
+  StartThreads();
+}
+
+void HostImpl::Adopt(RecoveredSession& recovered) {
+  if (recovered.image.removed) return;
+  // Copied, not moved: the host's sessions get fresh allocations, packed together, and every
+  // block recovery allocated is freed with `sessions`. (Moving kept recovery's id strings
+  // alive, scattered over pages its freed temporaries otherwise emptied, so the heap could not
+  // give those pages back.)
+  auto s = std::make_shared<Session>(std::string(recovered.image.session_id));
+  s->snapshot_session_seq = recovered.image.session_seq;
+  s->snapshots = SnapshotGenerations(recovered.snapshots);
+  s->first_seq = recovered.first_seq;
+  s->image.Store(recovered.image);
+  s->created = true;
+  sessions_.insert(std::move(s));
+}
+
+void HostImpl::StartThreads() {
   last_checkpoint_seq_ = journal_->LastSequence();
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
@@ -175,6 +198,11 @@ Status HostImpl::Commit(Session& s, Step& step) {
     log_->warn("session '{}': journal append failed, nothing applied: {}", s.id, status.ToString());
     return status;
   }
+  Committed(s, step);
+  return OkStatus();
+}
+
+void HostImpl::Committed(Session& s, const Step& step) {
   Publish(s, step);
   const uint64_t every = options_.snapshot_every_records;
   if (every > 0 && !s.removed && s.image.session_seq - s.snapshot_session_seq >= every) {
@@ -201,7 +229,6 @@ Status HostImpl::Commit(Session& s, Step& step) {
     }
     checkpointer_cv_.notify_one();
   }
-  return OkStatus();
 }
 
 Reply<Done> HostImpl::CommitAndPublish(Session& s, Step& step) {

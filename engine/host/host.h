@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -198,13 +199,18 @@ class Host {
   // ignored). No task runs until Start().
   static std::unique_ptr<Host> Create(journal::Journal* journal, HostOptions options,
                                       std::vector<RecoveredSession> sessions = {});
+  // The same, with the sessions as recovery::Rebuild leaves them (by id): no intermediate
+  // vector, whose ~400-byte elements for 100,000 sessions were ~10 % of a restart.
+  static std::unique_ptr<Host> CreateRecovered(journal::Journal* journal, HostOptions options,
+                                               std::map<std::string, RecoveredSession> sessions);
   virtual ~Host() = default;
 
   // Recovery's last steps (SPEC §6.3-4), before any command: finishes the unregisters a crash
   // interrupted (open obligations closed through journaled inputs, the runtime-loop and
   // comms-drain ones with forced_abort = true), starts a drain task (journaled, cause
-  // "recovery") for every session whose drain is Running, and hands ExitedRespawnable
-  // PersistentHost drains to the respawn supervisor. Errors: Unavailable, Internal.
+  // "recovery"; all their start records in one append) for every session whose drain is Running,
+  // and hands ExitedRespawnable PersistentHost drains to the respawn supervisor. Errors:
+  // Unavailable, Internal.
   virtual Reply<StartReport> Start() = 0;
 
   // Snapshots every session in one durable batch, deletes the snapshots of sessions that no

@@ -200,6 +200,8 @@ using SessionRegistry = std::unordered_set<std::shared_ptr<Session>, SessionIdHa
 class HostImpl final : public Host {
  public:
   HostImpl(journal::Journal* journal, HostOptions options, std::vector<RecoveredSession> sessions);
+  HostImpl(journal::Journal* journal, HostOptions options,
+           std::map<std::string, RecoveredSession> sessions);
   ~HostImpl() override;
 
   Reply<StartReport> Start() override;
@@ -252,7 +254,16 @@ class HostImpl final : public Host {
   // Commits `step`, publishes its image and snapshots the session when it is due. The one
   // path by which anything becomes durable. Errors: Unavailable (nothing applied).
   Status Commit(Session& s, Step& step);
+  // Commit's part after the append succeeded: publishes, snapshots when due, asks for a
+  // checkpoint when due.
+  void Committed(Session& s, const Step& step);
   Reply<Done> CommitAndPublish(Session& s, Step& step);
+  // Start's first pass: the created sessions that may need something from Start, by id.
+  std::vector<std::shared_ptr<Session>> SessionsDueAtStart();
+  // Starts a recovery task for each of `running` (locked, drains Running without a live task):
+  // their start records are appended together (one append and one fsync per kStartsPerAppend
+  // sessions) and no task starts before its record is durable. Errors: Unavailable.
+  Reply<Done> RestartDrains(std::vector<Locked>& running);
   // Where truncation may go for this session: recovery needs every record from here on.
   uint64_t TruncationPin(const Session& s) const;
   // The session's snapshot as of its image (the image lacks the id; this fills it in).
@@ -301,6 +312,12 @@ class HostImpl final : public Host {
   void RespawnDue(const std::string& id, uint64_t token);
 
   int64_t NowMicros();
+  // The constructors' common part: options, clock, logger; no sessions, no threads yet.
+  HostImpl(journal::Journal* journal, HostOptions options);
+  // The constructors' part: what is not removed of `recovered` becomes the host's sessions.
+  void Adopt(RecoveredSession& recovered);
+  // And the background threads, once the sessions are in.
+  void StartThreads();
   void Publish(Session& s, const Step& step);
 
   std::unique_ptr<Clock> owned_clock_;  // when options.clock is null

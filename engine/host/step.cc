@@ -66,12 +66,36 @@ Status Step::Commit(journal::Journal& journal) {
   if (batch_.empty()) return OkStatus();
   size_t n = batch_.records.size();
   BURROW_ASSIGN_OR_RETURN(uint64_t first, journal.Append(std::move(batch_)));
-  batch_ = journal::Batch{};
-  if (n > 0) {
-    first_seq_ = first;
-    image_.last_seq = first + n - 1;
+  Committed(first, n);
+  return OkStatus();
+}
+
+Status Step::CommitTogether(journal::Journal& journal, std::vector<Step>& steps) {
+  journal::Batch batch;
+  std::vector<size_t> records;
+  records.reserve(steps.size());
+  for (Step& step : steps) {
+    records.push_back(step.batch_.records.size());
+    for (auto& record : step.batch_.records) batch.records.push_back(std::move(record));
+    for (auto& put : step.batch_.state_puts) batch.state_puts.push_back(std::move(put));
+    for (auto& key : step.batch_.state_deletes) batch.state_deletes.push_back(std::move(key));
+    step.batch_ = journal::Batch{};
+  }
+  if (batch.empty()) return OkStatus();
+  BURROW_ASSIGN_OR_RETURN(uint64_t first, journal.Append(std::move(batch)));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    steps[i].Committed(first, records[i]);
+    first += records[i];
   }
   return OkStatus();
+}
+
+void Step::Committed(uint64_t first, size_t records) {
+  batch_ = journal::Batch{};
+  if (records > 0) {
+    first_seq_ = first;
+    image_.last_seq = first + records - 1;
+  }
 }
 
 }  // namespace burrow::host

@@ -52,9 +52,15 @@ class Step {
   // Appends everything as one atomic batch and fixes image().last_seq. An empty step appends
   // nothing and succeeds. Errors: Unavailable (nothing was applied: discard the step).
   Status Commit(journal::Journal& journal);
+  // Commits every step in `steps` (each of a different session) as ONE journal batch: one
+  // append, one fsync. Afterwards each step is as if it had been committed alone (first_seq,
+  // image().last_seq). Errors: Unavailable (nothing was applied: discard them all).
+  static Status CommitTogether(journal::Journal& journal, std::vector<Step>& steps);
 
  private:
   void AddRecord(schema::Payload payload);
+  // After its records were appended from `first` on.
+  void Committed(uint64_t first, size_t records);
 
   SessionImage image_;
   int64_t now_us_;

@@ -1,5 +1,6 @@
 #include "recovery/recovery.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -127,6 +128,44 @@ TEST_F(RecoveryTest, ARunningDrainIsRespawnedWithANewIncarnationAndItsTransport)
   auto again = host_->SetPeerIngress("s", Ingress(true, "t7"));
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again.value());
+}
+
+TEST_F(RecoveryTest, RunningDrainsAreRestartedTogetherInOneAppend) {
+  constexpr int kDrains = 12;
+  for (int i = 0; i < kDrains; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    Ok(host_->Register(id));
+    ASSERT_TRUE(host_->SetPeerIngress(id, Ingress(true, "t" + std::to_string(i))).value());
+  }
+  Ok(host_->Register("stopped"));
+  Close();
+  journal::Options options;
+  options.durability = journal::Durability::kNone;
+  std::vector<journal::GroupWritten> groups;
+  options.on_group_written = [&](const journal::GroupWritten& group) { groups.push_back(group); };
+  auto opened = journal::Journal::Open(dir_.Sub("data"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  journal_ = std::move(opened).value();
+  auto recovered = Recover(*journal_, Options());
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  host_ = std::move(recovered->host);
+  EXPECT_EQ(recovered->report.start.drains_started, static_cast<uint64_t>(kDrains));
+  // The restarts' append, then the recovery marker's.
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].batches, 1u);
+  EXPECT_EQ(groups[0].records, static_cast<size_t>(kDrains));
+  for (int i = 0; i < kDrains; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    host::SessionView view = View(id);
+    EXPECT_TRUE(view.task.running) << id;
+    EXPECT_EQ(view.task.incarnation, 2u) << id;
+    auto records = RecordsOf(id);
+    auto* started = std::get_if<schema::DrainTaskStarted>(&records.back().payload);
+    ASSERT_NE(started, nullptr) << id;
+    EXPECT_EQ(started->cause, schema::TaskCause::kRecovery);
+    EXPECT_EQ(started->transport_id, "t" + std::to_string(i));
+  }
+  EXPECT_FALSE(View("stopped").task.running);
 }
 
 TEST_F(RecoveryTest, AStoppedDrainStaysStopped) {
@@ -359,6 +398,115 @@ TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRec
   auto kept = journal_->Snapshots("kept");
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_FALSE(kept->empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay runs in lanes (sessions split by stream over threads); what it finds must not depend on
+// which lane finishes first.
+
+class ParallelReplayTest : public RecoveryTest {
+ protected:
+  static constexpr int kSessions = 64;
+  static std::string Id(int i) { return "session-" + std::to_string(i); }
+
+  void SetUp() override {
+    RecoveryTest::SetUp();
+    for (int i = 0; i < kSessions; ++i) Ok(host_->Register(Id(i)));
+    for (int i = 0; i < kSessions; ++i) Ok(host_->StartRun(Id(i), "run"));
+  }
+  // Appends a record of `id` that skips a per-session sequence: checksum-valid, refused by Fold.
+  uint64_t AppendGap(const std::string& id) {
+    schema::RecordEnvelope record = RecordsOf(id).back();
+    record.session_seq += 2;
+    journal::Batch batch;
+    batch.records.push_back({id, schema::EncodeRecord(record)});
+    auto appended = journal_->Append(std::move(batch));
+    EXPECT_TRUE(appended.ok()) << appended.status();
+    return journal_->LastSequence();
+  }
+  void DamageChecksum(uint64_t seq) {
+    journal::testing::RawDb raw(dir_.Sub("data"));
+    std::string key(8, '\0');
+    for (int i = 0; i < 8; ++i) key[7 - i] = static_cast<char>(seq >> (8 * i));
+    std::string value = raw.Get("records", key);
+    value[value.size() - 3] ^= 0x01;
+    raw.Put("records", key, value);
+  }
+  // Rebuilds a few times: the same error every time.
+  std::string RebuildError() {
+    std::string first;
+    for (int round = 0; round < 5; ++round) {
+      auto rebuilt = Rebuild(*journal_);
+      EXPECT_FALSE(rebuilt.ok());
+      if (rebuilt.ok()) return "";
+      EXPECT_EQ(rebuilt.status().code(), StatusCode::kDataLoss);
+      if (round == 0) first = std::string(rebuilt.status().message());
+      EXPECT_EQ(rebuilt.status().message(), first) << "round " << round;
+    }
+    return first;
+  }
+};
+
+TEST_F(ParallelReplayTest, ReplayOfManySessionsEqualsASequentialFold) {
+  for (int i = 0; i < kSessions; i += 3)
+    Ok(host_->FinishRun(Id(i), "run", machine::RunOutcome::kCommitted));
+  for (int i = 0; i < kSessions; i += 5) Ok(host_->Unregister(Id(i)));
+  std::map<std::string, host::SessionImage> expected;
+  ASSERT_TRUE(journal_
+                  ->Scan(1, journal_->LastSequence(),
+                         [&](const journal::Record& r) {
+                           auto decoded = schema::DecodeRecord(r.seq, r.payload);
+                           EXPECT_TRUE(decoded.ok()) << decoded.status();
+                           if (decoded.ok() && !decoded->session_id.empty()) {
+                             EXPECT_TRUE(host::Fold(expected[r.stream], *decoded).ok());
+                           }
+                           return true;
+                         })
+                  .ok());
+  std::erase_if(expected, [](const auto& entry) { return entry.second.removed; });
+  auto rebuilt = Rebuild(*journal_);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  ASSERT_EQ(rebuilt->sessions.size(), expected.size());
+  for (const auto& [id, image] : expected) {
+    ASSERT_TRUE(rebuilt->sessions.contains(id)) << id;
+    EXPECT_EQ(rebuilt->sessions.at(id).image, image) << id;
+  }
+  EXPECT_EQ(rebuilt->records_scanned, journal_->LastSequence());
+}
+
+TEST_F(ParallelReplayTest, TheEarliestBadRecordIsNamedWhicheverSessionsItsLanesHold) {
+  // Bad records of many sessions, latest sessions first: whichever lanes they land in, the
+  // report names the first one in the journal, as a sequential replay would.
+  std::vector<uint64_t> bad;
+  for (int i = kSessions - 1; i >= 0; i -= 7) bad.push_back(AppendGap(Id(i)));
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {} ", bad.front())));
+  EXPECT_THAT(error, HasSubstr(Id(kSessions - 1)));
+  EXPECT_THAT(error, HasSubstr("per-session sequence gap"));
+}
+
+TEST_F(ParallelReplayTest, ABadRecordBeforeAChecksumFailureIsNamedFirst) {
+  const uint64_t bad = AppendGap(Id(5));
+  Ok(host_->FinishRun(Id(6), "run", machine::RunOutcome::kCommitted));
+  const uint64_t damaged = journal_->LastSequence();
+  Close();
+  DamageChecksum(damaged);
+  OpenJournal();
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {} ", bad)));
+  EXPECT_THAT(error, HasSubstr("per-session sequence gap"));
+}
+
+TEST_F(ParallelReplayTest, AChecksumFailureBeforeABadRecordIsNamedFirst) {
+  Ok(host_->FinishRun(Id(6), "run", machine::RunOutcome::kCommitted));
+  const uint64_t damaged = journal_->LastSequence();
+  AppendGap(Id(5));
+  Close();
+  DamageChecksum(damaged);
+  OpenJournal();
+  std::string error = RebuildError();
+  EXPECT_THAT(error, HasSubstr(fmt::format("record {}", damaged)));
+  EXPECT_THAT(error, HasSubstr("checksum"));
 }
 
 // ---------------------------------------------------------------------------------------------
