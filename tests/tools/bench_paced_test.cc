@@ -108,6 +108,19 @@ TEST(RunPacedOnceTest, AStallDelaysTheOpsScheduledDuringIt) {
   EXPECT_GE(figures->p99_us, 390'000);
 }
 
+TEST(RunPacedOnceTest, OpsDueDuringTheWarmUpRunButAreNotCounted) {
+  // The same stall, inside a 450 ms warm-up: the 50 ops due in the 500 ms after it are counted,
+  // and none of them waited for the stall.
+  const WorkloadSpec spec{"stall", [] { return std::make_unique<StallOnce>(milliseconds(400)); }};
+  Result<RunFigures> figures =
+      RunPacedOnce(spec, Options(1, milliseconds(500)), 100, milliseconds(450));
+  ASSERT_TRUE(figures.ok()) << figures.status();
+  EXPECT_EQ(figures->ops, 50u);
+  EXPECT_LT(figures->p99_us, 50'000);
+  EXPECT_GE(figures->seconds, 0.45);
+  EXPECT_FALSE(RunPacedOnce(spec, Options(1, milliseconds(500)), 100, milliseconds(-1)).ok());
+}
+
 TEST(RunPacedOnceTest, OffersTheRateAndNoMore) {
   // Instant ops: the run takes as long as the schedule, and every due op is issued once.
   const WorkloadSpec spec{"fast", [] { return std::make_unique<StallOnce>(milliseconds(0)); }};

@@ -59,11 +59,12 @@ uint64_t PacedSchedule::OpsWithin(int producer, std::chrono::nanoseconds duratio
 }
 
 Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& options,
-                                double ops_per_second) {
+                                double ops_per_second, std::chrono::nanoseconds warmup) {
   BURROW_RETURN_IF_ERROR(PacedSchedule::Validate(ops_per_second, options.producers));
   if (!(options.duration.count() > 0)) {
     return InvalidArgumentError("a paced run needs a positive duration");
   }
+  if (warmup.count() < 0) return InvalidArgumentError("a negative warm-up");
   if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
   std::string dir =
       (std::filesystem::path(options.parent_dir) / ("burrow-bench-" + spec.name + "-XXXXXX"));
@@ -89,7 +90,8 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
   }
 
   const PacedSchedule schedule(ops_per_second, options.producers);
-  const auto duration = std::chrono::duration_cast<std::chrono::nanoseconds>(options.duration);
+  const auto duration =
+      warmup + std::chrono::duration_cast<std::chrono::nanoseconds>(options.duration);
   const int count = options.producers;
   std::vector<PacedSlot> slots(static_cast<size_t>(count));
   std::atomic<bool> failed{false};
@@ -121,6 +123,7 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
           failed = true;
           break;
         }
+        if (offset < warmup) continue;
         slot.latency.Record(LatencyFromSchedule(due, finished));
         ++slot.ops;
       }
@@ -135,7 +138,8 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
 
   LatencyHistogram latency;
   RunFigures figures;
-  Clock::time_point last_finished = started;
+  const Clock::time_point counted_from = started + warmup;
+  Clock::time_point last_finished = counted_from;
   for (size_t i = 0; i < slots.size(); ++i) {
     const PacedSlot& slot = slots[i];
     if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
@@ -144,7 +148,7 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
     last_finished = std::max(last_finished, slot.finished);
   }
   figures.records = figures.ops * workload->records_per_op();
-  figures.seconds = std::chrono::duration<double>(last_finished - started).count();
+  figures.seconds = std::chrono::duration<double>(last_finished - counted_from).count();
   figures.records_per_s =
       figures.seconds > 0 ? static_cast<double>(figures.records) / figures.seconds : 0;
   figures.p50_us = latency.PercentileMicros(0.50);

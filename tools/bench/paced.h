@@ -48,14 +48,17 @@ inline std::chrono::nanoseconds LatencyFromSchedule(
 }
 
 // Runs `spec` once, open loop: options.producers threads follow PacedSchedule(ops_per_second,
-// producers) for options.duration (every operation due within it is issued, and the run lasts
-// until the last one finished). Each producer sleeps until its next operation is due, or starts
-// it at once when it is already late. In the figures, records_per_s is the rate achieved (below
-// ops_per_second when the system could not keep up) and p50/p99 are latencies from the scheduled
-// start. options.ops_per_producer is ignored.
+// producers) for `warmup` + options.duration (every operation due within it is issued, and the
+// run lasts until the last one finished). Each producer sleeps until its next operation is due,
+// or starts it at once when it is already late. The operations due during `warmup` run at the
+// same rate but are not counted: they are each connection's and each session's first ones (a
+// latency target is about the steady state). In the figures, records_per_s is the rate achieved
+// after the warm-up (below ops_per_second when the system could not keep up) and p50/p99 are
+// latencies from the scheduled start. options.ops_per_producer is ignored.
 // Errors: InvalidArgument (bad options or rate; a duration is required), Unavailable (the
 // directory could not be created), or the first error of Workload::Open, NewProducer or Op.
 Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& options,
-                                double ops_per_second);
+                                double ops_per_second,
+                                std::chrono::nanoseconds warmup = std::chrono::nanoseconds(0));
 
 }  // namespace burrow::bench
