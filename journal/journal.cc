@@ -759,6 +759,9 @@ Status RocksJournal::Scan(uint64_t from, uint64_t to,
       upper_slice = ToSlice(upper);
       read.iterate_upper_bound = &upper_slice;
     }
+    // A scan reads each block once, in order (recovery, verify, export): caching its blocks
+    // would only evict what point reads (state, snapshots) need, at a cost per block.
+    read.fill_cache = false;
     it.reset(db_->NewIterator(read, records_));
   }
   const uint64_t begin = std::max(from, first);
