@@ -334,7 +334,8 @@ class Lane {
       session.first_seq = seq;
       session.snapshots.clear();
     }
-    error_ = host::Fold(session.image, decoded);
+    // The index found `session` by `stream`, and the record names `stream` (checked above).
+    error_ = host::Fold(session.image, decoded, host::SessionCheck::kAlreadyChecked);
     if (!error_.ok()) return false;
     ++replayed_;
     return true;

@@ -44,13 +44,13 @@ Status FoldTransition(SessionImage& image, const schema::RecordEnvelope& record,
 
 }  // namespace
 
-Status Fold(SessionImage& image, const schema::RecordEnvelope& record) {
+Status Fold(SessionImage& image, const schema::RecordEnvelope& record, SessionCheck session_check) {
   // A session that was unregistered may be registered again: its new life starts over at
   // per-session sequence 1 with a fresh authority.
   if (image.removed && record.session_seq == 1) image = SessionImage{};
   if (image.session_seq == 0) {
     image.session_id = record.session_id;
-  } else if (record.session_id != image.session_id) {
+  } else if (session_check == SessionCheck::kCompareIds && record.session_id != image.session_id) {
     return Corrupt(record, "folded into session '" + image.session_id + "'");
   }
   if (image.removed) return Corrupt(record, "the session was unregistered before this record");
