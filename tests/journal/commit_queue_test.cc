@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -330,8 +330,8 @@ TEST(CommitQueueTest, ALeaderWritesGroupsOnlyUntilItsOwnBatchIsWritten) {
   CommitQueue::WriteGroupFn write = [&](std::span<const Batch* const> group, uint64_t) {
     {
       std::lock_guard lock(mu);
-      groups_by_leader[current_batch].push_back(std::find(group.begin(), group.end(),
-                                                          current_batch) != group.end());
+      groups_by_leader[current_batch].push_back(
+          std::find(group.begin(), group.end(), current_batch) != group.end());
     }
     std::this_thread::sleep_for(50us);  // like an fsync: the woken queue up again meanwhile
     return OkStatus();

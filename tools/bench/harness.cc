@@ -142,17 +142,24 @@ Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options) 
   const std::vector<std::unique_ptr<ProducerSlot>> slots = Drive(producers, options, started);
 
   LatencyHistogram latency;
-  RunFigures figures;
+  uint64_t ops = 0;
   Clock::time_point last_finished = started;
   for (size_t i = 0; i < slots.size(); ++i) {
     const ProducerSlot& slot = *slots[i];
     if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
     latency.Merge(slot.latency);
-    figures.ops += slot.ops;
+    ops += slot.ops;
     last_finished = std::max(last_finished, slot.finished);
   }
-  figures.records = figures.ops * workload->records_per_op();
-  figures.seconds = std::chrono::duration<double>(last_finished - started).count();
+  return FiguresOf(ops, workload->records_per_op(), latency, last_finished - started);
+}
+
+RunFigures FiguresOf(uint64_t ops, uint64_t records_per_op, const LatencyHistogram& latency,
+                     std::chrono::duration<double> elapsed) {
+  RunFigures figures;
+  figures.ops = ops;
+  figures.records = ops * records_per_op;
+  figures.seconds = elapsed.count();
   figures.records_per_s =
       figures.seconds > 0 ? static_cast<double>(figures.records) / figures.seconds : 0;
   figures.p50_us = latency.PercentileMicros(0.50);

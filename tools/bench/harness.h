@@ -86,6 +86,12 @@ Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options);
 // The median of each figure separately over `runs` (see Median in stats.h).
 RunFigures MedianOfRuns(const std::vector<RunFigures>& runs);
 
+class LatencyHistogram;
+// The figures of `ops` operations of `records_per_op` records each, with these latencies, done
+// in `elapsed` (a run's closed-loop or paced harness sums its producers into these).
+RunFigures FiguresOf(uint64_t ops, uint64_t records_per_op, const LatencyHistogram& latency,
+                     std::chrono::duration<double> elapsed);
+
 // One row of a report: a workload at a producer count.
 struct Case {
   WorkloadSpec spec;

@@ -137,23 +137,17 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
   for (std::thread& thread : threads) thread.join();
 
   LatencyHistogram latency;
-  RunFigures figures;
+  uint64_t ops = 0;
   const Clock::time_point counted_from = started + warmup;
   Clock::time_point last_finished = counted_from;
   for (size_t i = 0; i < slots.size(); ++i) {
     const PacedSlot& slot = slots[i];
     if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
     latency.Merge(slot.latency);
-    figures.ops += slot.ops;
+    ops += slot.ops;
     last_finished = std::max(last_finished, slot.finished);
   }
-  figures.records = figures.ops * workload->records_per_op();
-  figures.seconds = std::chrono::duration<double>(last_finished - counted_from).count();
-  figures.records_per_s =
-      figures.seconds > 0 ? static_cast<double>(figures.records) / figures.seconds : 0;
-  figures.p50_us = latency.PercentileMicros(0.50);
-  figures.p99_us = latency.PercentileMicros(0.99);
-  return figures;
+  return FiguresOf(ops, workload->records_per_op(), latency, last_finished - counted_from);
 }
 
 }  // namespace burrow::bench
