@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -78,8 +79,13 @@ struct RpcBenchFlags {
 // alternating start_run and finish_run.
 class CommandProducer : public bench::Producer {
  public:
-  CommandProducer(host::Host* host, std::vector<std::string> sessions)
-      : host_(host), sessions_(std::move(sessions)), run_of_(sessions_.size(), 0) {}
+  // `issued` (optional): counts the commands this producer completed, warm-up included.
+  CommandProducer(host::Host* host, std::vector<std::string> sessions,
+                  std::atomic<uint64_t>* issued = nullptr)
+      : host_(host),
+        sessions_(std::move(sessions)),
+        run_of_(sessions_.size(), 0),
+        issued_(issued) {}
 
   Status Op() override {
     const size_t i = next_++ % sessions_.size();
@@ -94,6 +100,7 @@ class CommandProducer : public bench::Producer {
                                           sessions_[i], reply.error().reason));
     }
     run_of_[i] = finishing ? 0 : run;
+    if (issued_ != nullptr) issued_->fetch_add(1, std::memory_order_relaxed);
     return OkStatus();
   }
 
@@ -105,13 +112,15 @@ class CommandProducer : public bench::Producer {
   std::vector<uint64_t> run_of_;  // the run started on each session (0: none)
   size_t next_ = 0;
   uint64_t runs_ = 0;
+  std::atomic<uint64_t>* const issued_;
 };
 
 // A client with its own connection, opened and closed on the producer's thread.
 class RpcCommandProducer : public CommandProducer {
  public:
-  RpcCommandProducer(rpc::Address address, std::vector<std::string> sessions)
-      : CommandProducer(nullptr, std::move(sessions)), address_(std::move(address)) {}
+  RpcCommandProducer(rpc::Address address, std::vector<std::string> sessions,
+                     std::atomic<uint64_t>* issued)
+      : CommandProducer(nullptr, std::move(sessions), issued), address_(std::move(address)) {}
 
   Status Prepare() override {
     BURROW_ASSIGN_OR_RETURN(client_, rpc::RemoteHost::ConnectOnThisThread(address_, {}));
@@ -128,14 +137,23 @@ class RpcCommandProducer : public CommandProducer {
   std::unique_ptr<rpc::RemoteHost> client_;
 };
 
+// How many of a workload's commands the server ran on its loop thread, out of how many (both
+// including the warm-up's).
+struct LoopShare {
+  uint64_t on_loop = 0;
+  uint64_t commands = 0;
+};
+
 class HostWorkload : public bench::Workload {
  public:
-  // `on_loop` (optional): where to add, at the end, how many commands the server ran on its loop
-  // thread.
-  HostWorkload(int sessions, bool over_rpc, bool idle_on_loop = true, uint64_t* on_loop = nullptr)
-      : sessions_(sessions), over_rpc_(over_rpc), idle_on_loop_(idle_on_loop), on_loop_(on_loop) {}
+  // `share` (optional): where to add, at the end, this run's LoopShare.
+  HostWorkload(int sessions, bool over_rpc, bool idle_on_loop = true, LoopShare* share = nullptr)
+      : sessions_(sessions), over_rpc_(over_rpc), idle_on_loop_(idle_on_loop), share_(share) {}
   ~HostWorkload() override {
-    if (server_ && on_loop_ != nullptr) *on_loop_ += server_->commands_run_on_loop();
+    if (server_ && share_ != nullptr) {
+      share_->on_loop += server_->commands_run_on_loop();
+      share_->commands += issued_.load();
+    }
     if (server_) server_->Stop();
     server_.reset();
     if (host_) host_->Shutdown();
@@ -167,7 +185,7 @@ class HostWorkload : public bench::Workload {
     if (mine.empty()) return InvalidArgumentError("more clients than sessions");
     if (over_rpc_) {
       return std::unique_ptr<bench::Producer>(
-          new RpcCommandProducer(server_->address(), std::move(mine)));
+          new RpcCommandProducer(server_->address(), std::move(mine), &issued_));
     }
     return std::unique_ptr<bench::Producer>(new CommandProducer(host_.get(), std::move(mine)));
   }
@@ -176,7 +194,8 @@ class HostWorkload : public bench::Workload {
   const int sessions_;
   const bool over_rpc_;
   const bool idle_on_loop_;
-  uint64_t* const on_loop_;
+  LoopShare* const share_;
+  std::atomic<uint64_t> issued_{0};
   int producers_ = 1;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<host::Host> host_;
@@ -265,10 +284,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
   options.parent_dir = parent;
   const bench::WorkloadSpec rpc{
       "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true); }};
-  uint64_t paced_on_loop = 0;  // rpc@1k commands the server ran on its loop thread, all rounds
+  LoopShare paced_share;  // rpc@1k, all rounds
   const bench::WorkloadSpec rpc_paced{
       "rpc",
-      [&] { return std::make_unique<HostWorkload>(flags.sessions, true, true, &paced_on_loop); }};
+      [&] { return std::make_unique<HostWorkload>(flags.sessions, true, true, &paced_share); }};
   const bench::WorkloadSpec rpc_paced_workers{
       "rpc", [&] { return std::make_unique<HostWorkload>(flags.sessions, true, false); }};
   const bench::WorkloadSpec embedded{
@@ -383,10 +402,10 @@ int RunRpcBench(const RpcBenchFlags& flags) {
         "flatters rpc; rerun\n",
         bench::FormatCount(fsync_median.records_per_s));
   }
-  uint64_t paced_ops = 0;
-  for (const bench::RunFigures& r : paced_runs) paced_ops += r.ops;
   const double share_on_loop =
-      paced_ops > 0 ? static_cast<double>(paced_on_loop) / static_cast<double>(paced_ops) : 0;
+      paced_share.commands > 0
+          ? static_cast<double>(paced_share.on_loop) / static_cast<double>(paced_share.commands)
+          : 0;
   std::cout << fmt::format("rpc@1k: {:.0f} % of its commands ran on the server's loop thread\n",
                            100 * share_on_loop);
   const bool paced_kept_pace =
