@@ -359,7 +359,8 @@ class Lane {
   bool closed_ = false;
 };
 
-// Lanes of replay: one per core, at most kMaxLanes; the scan runs on the caller's thread.
+// Lanes of replay: one per core, at most kMaxLanes. The scan has a thread of its own, and the
+// caller's thread loads the snapshots meanwhile (Rebuild).
 constexpr unsigned kMaxLanes = 2;
 
 size_t LaneOf(uint64_t hash, size_t lanes) {

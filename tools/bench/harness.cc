@@ -20,36 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A fresh directory for one run, deleted with everything in it when this goes away.
-class ScratchDir {
- public:
-  static Result<std::unique_ptr<ScratchDir>> Create(const std::string& parent,
-                                                    const std::string& name) {
-    std::string path = (std::filesystem::path(parent) / ("burrow-bench-" + name + "-XXXXXX"));
-    if (mkdtemp(path.data()) == nullptr) {
-      return UnavailableError(fmt::format("mkdtemp {}: {}", path, std::strerror(errno)));
-    }
-    return std::unique_ptr<ScratchDir>(new ScratchDir(std::move(path)));
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-// What one producer thread measured. Only that thread writes it until it has finished.
-struct ProducerSlot {
-  LatencyHistogram latency;
-  uint64_t ops = 0;
-  Clock::time_point finished;
-  Status status;
-};
-
 Status Validate(const RunOptions& options) {
   if (options.producers < 1) return InvalidArgumentError("producers must be at least 1");
   if (options.duration.count() < 0) return InvalidArgumentError("duration must not be negative");
@@ -128,22 +98,39 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
 
 Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options) {
   BURROW_RETURN_IF_ERROR(Validate(options));
-  BURROW_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> dir,
-                          ScratchDir::Create(options.parent_dir, spec.name));
-  std::unique_ptr<Workload> workload = spec.make();
-  BURROW_RETURN_IF_ERROR(workload->Open(dir->path(), options.producers).WithContext("open"));
-  std::vector<std::unique_ptr<Producer>> producers;
-  for (int i = 0; i < options.producers; ++i) {
-    BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, workload->NewProducer(i));
-    producers.push_back(std::move(producer));
-  }
-
+  BURROW_ASSIGN_OR_RETURN(PreparedRun run, PrepareRun(spec, options));
   Clock::time_point started;
-  const std::vector<std::unique_ptr<ProducerSlot>> slots = Drive(producers, options, started);
+  const std::vector<std::unique_ptr<ProducerSlot>> slots = Drive(run.producers, options, started);
+  return SumProducers(slots, run.workload->records_per_op(), started);
+}
 
+PreparedRun::Dir::~Dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
+
+Result<PreparedRun> PrepareRun(const WorkloadSpec& spec, const RunOptions& options) {
+  PreparedRun run;
+  std::string path =
+      (std::filesystem::path(options.parent_dir) / ("burrow-bench-" + spec.name + "-XXXXXX"));
+  if (mkdtemp(path.data()) == nullptr) {
+    return UnavailableError(fmt::format("mkdtemp {}: {}", path, std::strerror(errno)));
+  }
+  run.dir.reset(new PreparedRun::Dir{std::move(path)});
+  run.workload = spec.make();
+  BURROW_RETURN_IF_ERROR(run.workload->Open(run.dir->path, options.producers).WithContext("open"));
+  for (int i = 0; i < options.producers; ++i) {
+    BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, run.workload->NewProducer(i));
+    run.producers.push_back(std::move(producer));
+  }
+  return run;
+}
+
+Result<RunFigures> SumProducers(const std::vector<std::unique_ptr<ProducerSlot>>& slots,
+                                uint64_t records_per_op, Clock::time_point from) {
   LatencyHistogram latency;
   uint64_t ops = 0;
-  Clock::time_point last_finished = started;
+  Clock::time_point last_finished = from;
   for (size_t i = 0; i < slots.size(); ++i) {
     const ProducerSlot& slot = *slots[i];
     if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
@@ -151,15 +138,10 @@ Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options) 
     ops += slot.ops;
     last_finished = std::max(last_finished, slot.finished);
   }
-  return FiguresOf(ops, workload->records_per_op(), latency, last_finished - started);
-}
-
-RunFigures FiguresOf(uint64_t ops, uint64_t records_per_op, const LatencyHistogram& latency,
-                     std::chrono::duration<double> elapsed) {
   RunFigures figures;
   figures.ops = ops;
   figures.records = ops * records_per_op;
-  figures.seconds = elapsed.count();
+  figures.seconds = std::chrono::duration<double>(last_finished - from).count();
   figures.records_per_s =
       figures.seconds > 0 ? static_cast<double>(figures.records) / figures.seconds : 0;
   figures.p50_us = latency.PercentileMicros(0.50);

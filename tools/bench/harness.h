@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tools/bench/stats.h"
 
 namespace burrow::bench {
 
@@ -86,11 +87,38 @@ Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options);
 // The median of each figure separately over `runs` (see Median in stats.h).
 RunFigures MedianOfRuns(const std::vector<RunFigures>& runs);
 
-class LatencyHistogram;
-// The figures of `ops` operations of `records_per_op` records each, with these latencies, done
-// in `elapsed` (a run's closed-loop or paced harness sums its producers into these).
-RunFigures FiguresOf(uint64_t ops, uint64_t records_per_op, const LatencyHistogram& latency,
-                     std::chrono::duration<double> elapsed);
+// ---------------------------------------------------------------------------------------------
+// The pieces every harness (RunOnce here, RunPacedOnce in paced.h) is made of.
+
+// A run's workload set up on a fresh directory inside options.parent_dir, with its producers.
+// Members are destroyed in reverse order: the producers, then the workload, then the directory
+// is deleted with everything in it.
+struct PreparedRun {
+  struct Dir {
+    std::string path;
+    ~Dir();
+  };
+  std::unique_ptr<Dir> dir;
+  std::unique_ptr<Workload> workload;
+  std::vector<std::unique_ptr<Producer>> producers;
+};
+// Errors: Unavailable (the directory could not be created), or the first error of
+// Workload::Open or NewProducer.
+Result<PreparedRun> PrepareRun(const WorkloadSpec& spec, const RunOptions& options);
+
+// What one producer thread measured. Only that thread writes it until it has finished.
+struct ProducerSlot {
+  LatencyHistogram latency;
+  uint64_t ops = 0;
+  std::chrono::steady_clock::time_point finished;
+  Status status;
+};
+
+// The run's figures from its producers' slots, counted from `from` (the start, or the end of a
+// warm-up) until the last producer finished. Errors: the first failed producer's, named.
+Result<RunFigures> SumProducers(const std::vector<std::unique_ptr<ProducerSlot>>& slots,
+                                uint64_t records_per_op,
+                                std::chrono::steady_clock::time_point from);
 
 // One row of a report: a workload at a producer count.
 struct Case {

@@ -1,14 +1,9 @@
 #include "tools/bench/paced.h"
 
-#include <fmt/format.h>
-#include <stdlib.h>
 #include <sys/prctl.h>
 
 #include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <latch>
 #include <thread>
 #include <vector>
@@ -19,14 +14,6 @@ namespace burrow::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// What one producer thread measured. Only that thread writes it until it has finished.
-struct PacedSlot {
-  LatencyHistogram latency;
-  uint64_t ops = 0;
-  Clock::time_point finished;
-  Status status;
-};
 
 }  // namespace
 
@@ -66,34 +53,14 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
   }
   if (warmup.count() < 0) return InvalidArgumentError("a negative warm-up");
   if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
-  std::string dir =
-      (std::filesystem::path(options.parent_dir) / ("burrow-bench-" + spec.name + "-XXXXXX"));
-  if (mkdtemp(dir.data()) == nullptr) {
-    return UnavailableError(fmt::format("mkdtemp {}: {}", dir, std::strerror(errno)));
-  }
-  struct RemoveDir {
-    const std::string& path;
-    ~RemoveDir() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } remove_dir{dir};
-
-  // Destroyed in reverse order: the producers before the workload, the workload before the
-  // directory.
-  std::unique_ptr<Workload> workload = spec.make();
-  BURROW_RETURN_IF_ERROR(workload->Open(dir, options.producers).WithContext("open"));
-  std::vector<std::unique_ptr<Producer>> producers;
-  for (int i = 0; i < options.producers; ++i) {
-    BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, workload->NewProducer(i));
-    producers.push_back(std::move(producer));
-  }
+  BURROW_ASSIGN_OR_RETURN(PreparedRun run, PrepareRun(spec, options));
 
   const PacedSchedule schedule(ops_per_second, options.producers);
   const auto duration =
       warmup + std::chrono::duration_cast<std::chrono::nanoseconds>(options.duration);
   const int count = options.producers;
-  std::vector<PacedSlot> slots(static_cast<size_t>(count));
+  std::vector<std::unique_ptr<ProducerSlot>> slots;
+  for (int i = 0; i < count; ++i) slots.push_back(std::make_unique<ProducerSlot>());
   std::atomic<bool> failed{false};
   std::latch prepared(count);
   std::latch start(1);
@@ -105,8 +72,8 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
       // Sleeps end within ~1 µs of their deadline instead of the default 50 µs slack: the
       // schedule, not the timer, decides when an operation starts.
       prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-      Producer& producer = *producers[static_cast<size_t>(i)];
-      PacedSlot& slot = slots[static_cast<size_t>(i)];
+      Producer& producer = *run.producers[static_cast<size_t>(i)];
+      ProducerSlot& slot = *slots[static_cast<size_t>(i)];
       slot.status = producer.Prepare();
       if (!slot.status.ok()) failed = true;
       prepared.count_down();
@@ -136,18 +103,7 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
   start.count_down();
   for (std::thread& thread : threads) thread.join();
 
-  LatencyHistogram latency;
-  uint64_t ops = 0;
-  const Clock::time_point counted_from = started + warmup;
-  Clock::time_point last_finished = counted_from;
-  for (size_t i = 0; i < slots.size(); ++i) {
-    const PacedSlot& slot = slots[i];
-    if (!slot.status.ok()) return slot.status.WithContext(fmt::format("producer {}", i));
-    latency.Merge(slot.latency);
-    ops += slot.ops;
-    last_finished = std::max(last_finished, slot.finished);
-  }
-  return FiguresOf(ops, workload->records_per_op(), latency, last_finished - counted_from);
+  return SumProducers(slots, run.workload->records_per_op(), started + warmup);
 }
 
 }  // namespace burrow::bench
