@@ -61,23 +61,18 @@ std::string Show(const std::optional<T>& v) {
 
 }  // namespace
 
-Decision Apply(const State& state, const Input& input) {
+std::optional<Decision> ApplyInto(const State& state, const Input& input, Accepted& accepted) {
   const InputKind kind = KindOf(input);
-  Rejected rejected{.phase = state.phase, .input = kind, .failed_guards = {}};
-  for (const Transition* t : Declarations()[static_cast<size_t>(kind)]) {
-    if (!AppliesIn(*t, state.phase)) continue;
-    bool all_hold = true;
-    for (const Guard& guard : t->guards) {
-      if (guard.holds(state, input)) continue;
-      all_hold = false;
-      auto& failed = rejected.failed_guards;
-      if (std::find(failed.begin(), failed.end(), guard.name) == failed.end()) {
-        failed.push_back(guard.name);
-      }
-    }
-    if (!all_hold) continue;
-
-    Accepted accepted{.transition = t->name, .next = state, .effects = {}};
+  const std::vector<const Transition*>& declarations = Declarations()[static_cast<size_t>(kind)];
+  const auto all_hold = [&](const Transition& t) {
+    return std::all_of(t.guards.begin(), t.guards.end(),
+                       [&](const Guard& guard) { return guard.holds(state, input); });
+  };
+  for (const Transition* t : declarations) {
+    if (!AppliesIn(*t, state.phase) || !all_hold(*t)) continue;
+    accepted.transition = t->name;
+    accepted.next = state;  // copy-assignment: reuses the strings' buffers
+    accepted.effects.clear();
     t->update(state, input, accepted.next);
     accepted.next.phase = TargetOf(*t, state);
     t->effects(state, accepted.next, accepted.effects);
@@ -85,9 +80,28 @@ Decision Apply(const State& state, const Input& input) {
     if (!violation.empty()) {
       return InvariantViolated{.transition = t->name, .violation = std::move(violation)};
     }
-    return accepted;
+    return std::nullopt;
+  }
+  // Rejected: name every guard that failed, in declaration order, without repeats. A second
+  // pass, so that an acceptance never pays for the names of an earlier declaration's guards.
+  Rejected rejected{.phase = state.phase, .input = kind, .failed_guards = {}};
+  for (const Transition* t : declarations) {
+    if (!AppliesIn(*t, state.phase)) continue;
+    for (const Guard& guard : t->guards) {
+      if (guard.holds(state, input)) continue;
+      auto& failed = rejected.failed_guards;
+      if (std::find(failed.begin(), failed.end(), guard.name) == failed.end()) {
+        failed.push_back(guard.name);
+      }
+    }
   }
   return rejected;
+}
+
+Decision Apply(const State& state, const Input& input) {
+  Accepted accepted;
+  if (std::optional<Decision> other = ApplyInto(state, input, accepted)) return *std::move(other);
+  return accepted;
 }
 
 std::string Rejected::Message() const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,6 +55,12 @@ using Decision = std::variant<Accepted, Rejected, InvariantViolated>;
 // Dispatches `input` against `state` by first match in declaration order (SPEC §2.1), applies
 // the update to a copy, checks invariants and computes effects. Never modifies `state`.
 Decision Apply(const State& state, const Input& input);
+
+// Apply for callers that apply inputs by the million (replay): an acceptance is written into
+// `accepted`, whose strings and effects vector keep their buffers from call to call, and
+// nothing is returned; a rejection or a broken invariant is returned as Apply returns it, and
+// `accepted` then holds nothing meaningful.
+std::optional<Decision> ApplyInto(const State& state, const Input& input, Accepted& accepted);
 
 // Empty when `state` satisfies every invariant of SPEC §2.4, else a description of the first
 // violated one. Used after every transition and on every state rebuilt from the journal.

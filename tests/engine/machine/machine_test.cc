@@ -1496,6 +1496,34 @@ RC_GTEST_PROP(PropertyTest, RandomInputSequencesKeepEveryInvariantAndReplayIdent
   RC_ASSERT(Replay(inputs) == Replay(inputs));
 }
 
+// ApplyInto is Apply with its buffers kept: one Accepted, reused across a whole random run and
+// swapped with the state after each acceptance (as replay does), decides exactly as a fresh
+// Apply does, so no field or effect of an earlier input survives into a later decision.
+RC_GTEST_PROP(PropertyTest, ApplyIntoWithReusedBuffersDecidesExactlyAsApply, ()) {
+  std::vector<Input> inputs = {Initialize{}, RegisterSession{"s1"}};
+  const auto tail = *rc::gen::container<std::vector<Input>>(AnyInput());
+  inputs.insert(inputs.end(), tail.begin(), tail.end());
+  State s;
+  Accepted reused;
+  for (const Input& input : inputs) {
+    const Decision fresh = Apply(s, input);
+    const std::optional<Decision> other = ApplyInto(s, input, reused);
+    if (const auto* accepted = std::get_if<Accepted>(&fresh)) {
+      RC_ASSERT(!other.has_value());
+      RC_ASSERT(reused.transition == accepted->transition);
+      RC_ASSERT(reused.next == accepted->next);
+      RC_ASSERT(reused.effects == accepted->effects);
+      std::swap(s, reused.next);
+    } else {
+      RC_ASSERT(other.has_value());
+      const auto* rejected = std::get_if<Rejected>(&fresh);
+      const auto* rejected_too = std::get_if<Rejected>(&*other);
+      RC_ASSERT(rejected != nullptr && rejected_too != nullptr);
+      RC_ASSERT(rejected->Message() == rejected_too->Message());
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Canonical encoding and digest
 
