@@ -14,6 +14,7 @@
 #include <kj/array.h>
 #include <kj/exception.h>
 
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -683,11 +684,14 @@ Status RecordDecoder::Decode(uint64_t seq, std::string_view bytes, RecordEnvelop
         .WithContext(fmt::format("record {}", seq));
   }
   const size_t word_count = bytes.size() / sizeof(capnp::word);
-  if (words_.size() < word_count) words_.resize(word_count);
-  std::memcpy(words_.data(), bytes.data(), bytes.size());
   static_assert(sizeof(capnp::word) == sizeof(uint64_t));
-  const kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(words_.data()),
-                                              word_count);
+  const void* aligned = bytes.data();
+  if (reinterpret_cast<uintptr_t>(aligned) % alignof(capnp::word) != 0) {
+    if (words_.size() < word_count) words_.resize(word_count);
+    std::memcpy(words_.data(), bytes.data(), bytes.size());
+    aligned = words_.data();
+  }
+  const kj::ArrayPtr<const capnp::word> words(static_cast<const capnp::word*>(aligned), word_count);
   auto result = DecodeWith<wire::RecordEnvelope, bool>(
       words, [&](wire::RecordEnvelope::Reader r, Decoder& d) -> Result<bool> {
         BURROW_RETURN_IF_ERROR(CheckVersion(r.getVersion()));

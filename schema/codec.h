@@ -26,14 +26,16 @@ Result<RecordEnvelope> DecodeRecord(uint64_t seq, std::string_view bytes);
 
 // DecodeRecord for many records in a row (recovery's replay): one word-aligned buffer, grown
 // as needed and reused, and `out` filled in place so its strings and vectors keep their
-// capacity. Same checks and errors as DecodeRecord; on error `out` is unspecified. Not safe for
-// concurrent use (one per thread).
+// capacity. Bytes that already start on an 8-byte boundary are read where they are (recovery
+// lays its batches out so); others are copied into the aligned buffer first. Same checks and
+// errors as DecodeRecord; on error `out` is unspecified. Not safe for concurrent use (one per
+// thread).
 class RecordDecoder {
  public:
   Status Decode(uint64_t seq, std::string_view bytes, RecordEnvelope& out);
 
  private:
-  std::vector<uint64_t> words_;  // the aligned copy (capnp::word is 8 bytes)
+  std::vector<uint64_t> words_;  // the aligned copy of unaligned bytes (capnp::word is 8 bytes)
 };
 
 // Writes kRecordVersion into the message (snapshots are versioned like records).
