@@ -233,7 +233,9 @@ interface RuntimeHost {
 
   # Read-only views.
   inspect @19 (session :Text) -> (result :InspectOutcome);
-  sessions @20 () -> (sessions :List(Text));
+  # `error` is set (and `sessions` empty) when the host refused, e.g. while it shuts down; an
+  # empty list without it means the host has no sessions.
+  sessions @20 () -> (sessions :List(Text), error :Error);
 
   # Events of a known session from now on (SPEC §4's delivered stream and the authority's
   # changes), through `events`, until the Subscription is dropped. Errors: notReady.

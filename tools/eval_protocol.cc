@@ -406,7 +406,11 @@ Call Inspect(Args& args) {
 }
 
 Call Sessions(Args&) {
-  return [](host::Host& host) -> Outcome { return json{{"sessions", host.Sessions()}}; };
+  return [](host::Host& host) {
+    return Result(host.Sessions(), [](const std::vector<std::string>& ids) {
+      return json{{"sessions", ids}};
+    });
+  };
 }
 
 Call FailNextInboxRead(Args& args) {

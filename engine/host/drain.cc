@@ -295,7 +295,7 @@ void HostImpl::RespawnDue(const std::string& id, uint64_t token) {
 
 std::vector<std::shared_ptr<Session>> HostImpl::SessionsDueAtStart() {
   // One pass over the registry and a plain lock per session: almost every recovered session
-  // needs nothing here, and a lookup by id for each one (Acquire over Sessions()' sorted copy of
+  // needs nothing here, and a lookup by id for each one (Acquire over SessionIds()' sorted copy of
   // every id) was ~1/6 of a 100,000-session restart.
   std::vector<std::shared_ptr<Session>> all;
   {

@@ -617,7 +617,7 @@ Reply<Done> HostImpl::Abort(std::string_view id) {
 }
 
 Reply<Done> HostImpl::AbortAll() {
-  for (const std::string& id : Sessions()) {
+  for (const std::string& id : SessionIds()) {
     auto locked = Acquire(id);
     if (!locked.ok()) continue;
     machine::DrainPhase drain = locked.value().session->image.state.drain_phase;
@@ -782,7 +782,7 @@ Reply<SessionView> HostImpl::Inspect(std::string_view id) {
   return view;
 }
 
-std::vector<std::string> HostImpl::Sessions() {
+std::vector<std::string> HostImpl::SessionIds() {
   std::vector<std::string> ids;
   {
     std::shared_lock<std::shared_mutex> registry(registry_mu_);

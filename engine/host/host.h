@@ -259,7 +259,9 @@ class Host {
 
   // Read-only views.
   virtual Reply<SessionView> Inspect(std::string_view session) = 0;
-  virtual std::vector<std::string> Sessions() = 0;
+  // Every live session's id, sorted. Errors: Unavailable when the list cannot be had (a remote
+  // host out of reach or shutting down), never an empty list in its place.
+  virtual Reply<std::vector<std::string>> Sessions() = 0;
 
   // Test hooks (InvalidArgument unless HostOptions::enable_test_hooks): the session's drain fails
   // its next inbox read; the journal fails its next `n` appends.

@@ -231,7 +231,7 @@ class HostImpl final : public Host {
   Reply<uint64_t> AwaitDelivered(std::string_view session, uint64_t count,
                                  std::chrono::milliseconds timeout) override;
   Reply<SessionView> Inspect(std::string_view session) override;
-  std::vector<std::string> Sessions() override;
+  Reply<std::vector<std::string>> Sessions() override { return SessionIds(); }
   Reply<Done> FailNextInboxRead(std::string_view session) override;
   Reply<Done> FailNextAppends(int n) override;
 
@@ -260,6 +260,9 @@ class HostImpl final : public Host {
   Reply<Done> CommitAndPublish(Session& s, Step& step);
   // Start's first pass: the created sessions that may need something from Start, by id.
   std::vector<std::shared_ptr<Session>> SessionsDueAtStart();
+  // The live sessions' ids, sorted (Sessions() without the Reply: the embedded host always has
+  // them).
+  std::vector<std::string> SessionIds();
   // Starts a recovery task for each of `running` (locked, drains Running without a live task):
   // their start records are appended together (one append and one fsync per kStartsPerAppend
   // sessions) and no task starts before its record is durable. Errors: Unavailable.

@@ -288,20 +288,15 @@ class RemoteHostImpl final : public RemoteHost {
     });
   }
 
-  std::vector<std::string> Sessions() override {
-    auto reply = Call<std::vector<std::string>>([&](wire::RuntimeHost::Client& h) {
+  host::Reply<std::vector<std::string>> Sessions() override {
+    return Call<std::vector<std::string>>([&](wire::RuntimeHost::Client& h) {
       return h.sessionsRequest().send().then([](auto r) -> host::Reply<std::vector<std::string>> {
+        if (r.hasError()) return FromWire(r.getError());
         std::vector<std::string> out;
         for (auto s : r.getSessions()) out.push_back(Str(s));
         return out;
       });
     });
-    if (!reply.ok()) {
-      // The interface has no error for this: say it where someone can see it.
-      log_->error("sessions over RPC failed: {}", reply.error().reason);
-      return {};
-    }
-    return reply.value();
   }
 
   host::Reply<host::Done> FailNextAppends(int n) override {

@@ -189,7 +189,9 @@ EventHub::EventHub(Metrics* metrics) : impl_(std::make_unique<Impl>()) { impl_->
 EventHub::~EventHub() = default;
 
 void EventHub::Seed(host::Host& host) {
-  for (const std::string& session : host.Sessions()) {
+  const host::Reply<std::vector<std::string>> sessions = host.Sessions();
+  if (!sessions.ok()) return;  // an embedded host always lists its sessions
+  for (const std::string& session : sessions.value()) {
     host::Reply<host::SessionView> view = host.Inspect(session);
     if (view.ok()) {
       impl_->NoteDrain(session, view.value().state.drain_phase == machine::DrainPhase::kRunning);
@@ -673,10 +675,9 @@ class RuntimeHostImpl final : public wire::RuntimeHost::Server {
 
   kj::Promise<void> sessions(SessionsContext context) override {
     return server_.Dispatch<std::vector<std::string>>(
-        "sessions", false,
-        [](host::Host& h) { return host::Reply<std::vector<std::string>>(h.Sessions()); },
+        "sessions", false, [](host::Host& h) { return h.Sessions(); },
         [context](const host::Reply<std::vector<std::string>>& r) mutable {
-          if (!r.ok()) return;  // only the shutdown refusal: an empty list
+          if (!r.ok()) return ToWire(r.error(), context.getResults().initError());
           auto list = context.getResults().initSessions(static_cast<unsigned>(r.value().size()));
           for (size_t i = 0; i < r.value().size(); ++i) {
             list.set(static_cast<unsigned>(i), Text(r.value()[i]));

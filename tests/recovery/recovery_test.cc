@@ -103,7 +103,7 @@ class RecoveryTest : public ::testing::Test {
 };
 
 TEST_F(RecoveryTest, AnEmptyJournalRecoversToNoSessionsAndWritesAMarker) {
-  EXPECT_TRUE(host_->Sessions().empty());
+  EXPECT_TRUE(host_->Sessions().value().empty());
   EXPECT_EQ(report_.sessions_rebuilt, 0u);
   EXPECT_EQ(journal_->LastSequence(), 1u) << "the recovery marker";
 }
@@ -258,7 +258,7 @@ TEST_F(RecoveryTest, AnUnregisterACrashInterruptedIsCompletedWithForcedFlags) {
 
   Open();
   EXPECT_EQ(report_.start.unregisters_finished, 1u);
-  EXPECT_TRUE(host_->Sessions().empty());
+  EXPECT_TRUE(host_->Sessions().value().empty());
   auto records = RecordsOf("s");
   ASSERT_GE(records.size(), 4u);
   std::vector<machine::Input> tail;
@@ -274,7 +274,7 @@ TEST_F(RecoveryTest, AnUnregisterACrashInterruptedIsCompletedWithForcedFlags) {
   EXPECT_EQ(View("s").inbox_pending, 0u);
   Restart();
   EXPECT_EQ(report_.start.unregisters_finished, 0u);
-  EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"s"});
+  EXPECT_EQ(host_->Sessions().value(), std::vector<std::string>{"s"});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +354,8 @@ TEST_F(SnapshotRecoveryTest, CheckpointsBoundWhatRecoveryReplays) {
     ASSERT_TRUE(checkpoint.ok());
   }
   std::map<std::string, machine::State> before;
-  for (const auto& id : host_->Sessions()) before[id] = View(id).state;
+  const std::vector<std::string> ids = host_->Sessions().value();
+  for (const auto& id : ids) before[id] = View(id).state;
   uint64_t first = journal_->FirstSequence();
   EXPECT_GT(first, 1u) << "the journal was truncated";
   Restart();
@@ -371,7 +372,7 @@ TEST_F(SnapshotRecoveryTest, AnUnregisteredSessionDoesNotComeBackAfterTruncation
   ASSERT_TRUE(host_->Checkpoint().ok());
   ASSERT_TRUE(host_->Checkpoint().ok());
   Restart();
-  EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"kept"});
+  EXPECT_EQ(host_->Sessions().value(), std::vector<std::string>{"kept"});
 }
 
 TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRecovery) {
@@ -391,7 +392,7 @@ TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRec
   EXPECT_EQ(rebuilt->stale_snapshot_streams, std::vector<std::string>{"gone"});
   Restart();
   EXPECT_EQ(report_.stale_snapshots_deleted, 1u);
-  EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"kept"});
+  EXPECT_EQ(host_->Sessions().value(), std::vector<std::string>{"kept"});
   auto after = journal_->Snapshots("gone");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_TRUE(after->empty());
@@ -588,7 +589,7 @@ TEST(RecoveryPropertyTest, SnapshotPlusTailEqualsAFullReplayEqualsTheLiveState) 
     auto rebuilt = Rebuild(**journal);
     RC_ASSERT(rebuilt.ok());
     auto replayed = FullReplay(**journal);
-    std::vector<std::string> live = host->Sessions();
+    std::vector<std::string> live = host->Sessions().value();
     RC_ASSERT(rebuilt->sessions.size() == live.size());
     RC_ASSERT(replayed.size() == live.size());
     for (const std::string& id : live) {

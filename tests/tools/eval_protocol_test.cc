@@ -134,9 +134,8 @@ class FakeHost : public host::Host {
   host::Reply<host::SessionView> Inspect(std::string_view session) override {
     return Record<host::SessionView>(fmt::format("Inspect({})", Show(session)), view);
   }
-  std::vector<std::string> Sessions() override {
-    calls.push_back("Sessions()");
-    return sessions;
+  host::Reply<std::vector<std::string>> Sessions() override {
+    return Record<std::vector<std::string>>("Sessions()", sessions);
   }
   host::Reply<host::Done> FailNextInboxRead(std::string_view session) override {
     return Done(fmt::format("FailNextInboxRead({})", Show(session)));
@@ -456,6 +455,13 @@ TEST_F(EvalProtocolTest, NotReadyCarriesTheHostsReasonWhenItGivesOne) {
   host_.error = host::Error{host::ErrorCode::kNotReady, "session is unknown", "destroyed"};
   EXPECT_EQ(Handle({{"cmd", "retire"}, {"session", "s1"}}), json::parse(R"({"ok": false,
       "error": {"code": "NotReady", "state": "destroyed", "reason": "session is unknown"}})"));
+}
+
+TEST_F(EvalProtocolTest, SessionsThatCannotBeListedAreAnErrorNotAnEmptyList) {
+  host_.sessions = {"s1"};
+  host_.error = host::Error{host::ErrorCode::kUnavailable, "the host is shutting down", {}};
+  EXPECT_EQ(Handle({{"cmd", "sessions"}}), json::parse(R"({"ok": false,
+      "error": {"code": "Unavailable", "reason": "the host is shutting down"}})"));
 }
 
 TEST_F(EvalProtocolTest, DestroyedNeedsNoReason) {

@@ -57,7 +57,8 @@ Result<MemoryFigures> MeasureIdleSessions(const std::string& dir, uint64_t sessi
   figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   malloc_trim(0);
   BURROW_ASSIGN_OR_RETURN(figures.rss_after, ResidentBytes());
-  if (host->Sessions().size() != sessions) {
+  const host::Reply<std::vector<std::string>> listed = host->Sessions();
+  if (!listed.ok() || listed.value().size() != sessions) {
     return InternalError("the host does not list every registered session");
   }
   figures.bytes_per_session =

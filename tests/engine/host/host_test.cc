@@ -146,7 +146,7 @@ TEST_F(HostCommandTest, MalformedRequestsAreInvalidArgumentAndApplyNothing) {
   EXPECT_CODE(host_->StartRun("s", ""), ErrorCode::kInvalidArgument);
   EXPECT_CODE(host_->AttachRuntime("s", {"", 1, 1, std::nullopt}), ErrorCode::kInvalidArgument);
   EXPECT_EQ(journal_->LastSequence(), before);
-  EXPECT_EQ(host_->Sessions(), std::vector<std::string>{"s"});
+  EXPECT_EQ(host_->Sessions().value(), std::vector<std::string>{"s"});
 }
 
 TEST_F(HostCommandTest, ABodyOfExactlyOneMebibyteIsAccepted) {
@@ -177,7 +177,7 @@ TEST_F(HostCommandTest, TestHooksAreRefusedUnlessEnabled) {
 TEST_F(HostCommandTest, AFailedAppendAppliesNothingAndStartsNoTask) {
   ASSERT_OK(host_->FailNextAppends(1));
   EXPECT_CODE(host_->Register("s"), ErrorCode::kUnavailable);
-  EXPECT_TRUE(host_->Sessions().empty());
+  EXPECT_TRUE(host_->Sessions().value().empty());
   EXPECT_CODE(host_->Inspect("s"), ErrorCode::kNotReady);
 
   ASSERT_OK(host_->Register("s"));
@@ -375,7 +375,7 @@ TEST_F(HostCommandTest, UnregisterRemovesTheSessionAndAReRegisterStartsFresh) {
   Post("s", "m1");
   EXPECT_EQ(AwaitDelivered("s", 1), 1u);
   ASSERT_OK(host_->Unregister("s"));
-  EXPECT_TRUE(host_->Sessions().empty());
+  EXPECT_TRUE(host_->Sessions().value().empty());
   EXPECT_CODE(host_->Inspect("s"), ErrorCode::kNotReady);
 
   ASSERT_OK(host_->Register("s"));
@@ -573,7 +573,7 @@ TEST_F(HostCommandTest, ConcurrentCommandsOnAThousandSessionsReplayToTheLiveStat
   ASSERT_OK(host_->AbortAll());  // quiesce: no task changes anything after this
 
   auto images = Replay();
-  std::vector<std::string> live = host_->Sessions();
+  std::vector<std::string> live = host_->Sessions().value();
   ASSERT_GT(live.size(), 100u);
   for (const std::string& id : live) {
     SessionView view = View(id);

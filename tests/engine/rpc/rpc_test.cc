@@ -339,14 +339,14 @@ TEST_F(RpcTest, TcpListenerServesOnlyClientsWithTheToken) {
     auto refused = RemoteHost::Connect(address, connect);
     EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   }
-  EXPECT_TRUE(tcp.host().Sessions().empty());
+  EXPECT_TRUE(tcp.host().Sessions().value().empty());
 
   ConnectOptions connect;
   connect.token = kToken;
   auto remote = RemoteHost::Connect(address, connect);
   ASSERT_TRUE(remote.ok()) << remote.status();
   EXPECT_TRUE((*remote)->Register("s1").ok());
-  EXPECT_EQ(tcp.host().Sessions(), std::vector<std::string>{"s1"});
+  EXPECT_EQ(tcp.host().Sessions().value(), std::vector<std::string>{"s1"});
   // Refused connections were closed by the server; only the good one remains.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (tcp.server().connections() != 1 && std::chrono::steady_clock::now() < deadline) {
@@ -365,7 +365,7 @@ TEST_F(RpcTest, GarbageBytesCloseOnlyTheirConnection) {
   EXPECT_TRUE(ClosedByPeer(fd));
   close(fd);
   EXPECT_TRUE(good->Register("s2").ok());
-  EXPECT_EQ(good->Sessions().size(), 2u);
+  EXPECT_EQ(good->Sessions().value().size(), 2u);
 }
 
 TEST_F(RpcTest, OversizedMessageClosesOnlyItsConnection) {
@@ -425,7 +425,7 @@ TEST_F(RpcTest, AClientThatDisconnectsMidCommandLeavesEachCommandWholeOrAbsent) 
   std::vector<std::string> before;
   for (int round = 0; round < 100; ++round) {
     std::this_thread::sleep_for(milliseconds(20));
-    auto now = check->Sessions();
+    auto now = check->Sessions().value();
     if (round > 0 && now == before) break;
     before = now;
   }
@@ -517,6 +517,10 @@ TEST_F(RpcTest, GracefulStopFinishesInFlightCommandsAndLeavesDrainsForRecovery) 
   waiter.join();
   EXPECT_TRUE(waited);
   EXPECT_EQ(remote->Register("s2").error().code, host::ErrorCode::kUnavailable);
+  // A list it cannot get is an error, never an empty list (s1 still exists).
+  const host::Reply<std::vector<std::string>> listed = remote->Sessions();
+  ASSERT_FALSE(listed.ok());
+  EXPECT_EQ(listed.error().code, host::ErrorCode::kUnavailable);
 
   // Nothing was journaled for the stop: recovery respawns the drain.
   served_->Open();
@@ -553,7 +557,7 @@ TEST_F(RpcTest, AThousandConcurrentConnectionsAreServed) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok.load(), kClients);
-  EXPECT_EQ(served_->host().Sessions().size(), static_cast<size_t>(kClients));
+  EXPECT_EQ(served_->host().Sessions().value().size(), static_cast<size_t>(kClients));
   clients.clear();
   WaitForConnections(0);
 }
