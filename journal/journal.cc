@@ -181,6 +181,8 @@ class RocksJournal final : public Journal {
   uint64_t FirstSequence() const override { return first_seq_.load(std::memory_order_acquire); }
   Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
               Damage* damage) const override;
+  Status ScanViews(uint64_t from, uint64_t to, const std::function<bool(const RecordView&)>& visit,
+                   Damage* damage) const override;
   Status ScanStored(uint64_t from, uint64_t to,
                     const std::function<bool(const StoredRecord&)>& visit) const override;
   Result<std::vector<Record>> ReadStream(std::string_view stream, uint64_t from,
@@ -742,6 +744,21 @@ Status RocksJournal::DecodeRecord(uint64_t seq, const rocksdb::Slice& key,
 
 Status RocksJournal::Scan(uint64_t from, uint64_t to,
                           const std::function<bool(const Record&)>& visit, Damage* damage) const {
+  Record record;  // one for the whole scan: its strings keep their capacity
+  return ScanViews(
+      from, to,
+      [&](const RecordView& view) {
+        record.seq = view.seq;
+        record.stream.assign(view.stream);
+        record.payload.assign(view.payload);
+        return visit(record);
+      },
+      damage);
+}
+
+Status RocksJournal::ScanViews(uint64_t from, uint64_t to,
+                               const std::function<bool(const RecordView&)>& visit,
+                               Damage* damage) const {
   BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
   uint64_t first = 0;
   uint64_t last = 0;
@@ -770,7 +787,6 @@ Status RocksJournal::Scan(uint64_t from, uint64_t to,
 
   const std::string begin_key = format::RecordKey(begin);
   it->Seek(ToSlice(begin_key));
-  Record record;
   for (uint64_t expected = begin;; ++expected) {
     if (!it->Valid()) {
       if (!it->status().ok()) return FromRocks(it->status(), "cannot read records");
@@ -787,8 +803,9 @@ Status RocksJournal::Scan(uint64_t from, uint64_t to,
       return DamageStatus(expected, format::RecordKey(expected),
                           fmt::format("gap: expected {}, found {}", expected, *seq), damage);
     }
-    BURROW_RETURN_IF_ERROR(DecodeRecord(*seq, it->key(), it->value(), &record, damage));
-    if (!visit(record)) return OkStatus();
+    auto view = format::DecodeRecordValue(*seq, ToView(it->value()));
+    if (!view.ok()) return DamageStatus(*seq, key, view.status().message(), damage);
+    if (!visit(RecordView{*seq, view->stream, view->payload})) return OkStatus();
     if (expected == end) return OkStatus();
     it->Next();
   }

@@ -113,6 +113,14 @@ struct Record {
   std::string payload;
 };
 
+// A verified record as ScanViews hands it over: views into the journal's read buffer, valid only
+// while the visit that received them runs.
+struct RecordView {
+  uint64_t seq = 0;
+  std::string_view stream;
+  std::string_view payload;
+};
+
 struct Snapshot {
   std::string stream;
   uint64_t covered_seq = 0;  // the snapshot reflects every record of the stream with seq <= this
@@ -188,6 +196,11 @@ class Journal {
   //         "gap: expected N, found M"; `damage`, when given, is filled in), Unavailable (I/O).
   virtual Status Scan(uint64_t from, uint64_t to, const std::function<bool(const Record&)>& visit,
                       Damage* damage = nullptr) const = 0;
+  // Scan without copying each record into a Record: for callers that keep only part of what they
+  // see, or copy it elsewhere themselves (recovery's replay). Same checks and errors.
+  virtual Status ScanViews(uint64_t from, uint64_t to,
+                           const std::function<bool(const RecordView&)>& visit,
+                           Damage* damage = nullptr) const = 0;
 
   // For inspection tools that must report every problem, not the first (`burrow journal verify`,
   // `show --hex`): visits every key stored in the records family from RecordKey(from) to

@@ -156,7 +156,7 @@ struct Batch {
   std::vector<Entry> entries;
   std::string bytes;
 
-  void Add(const journal::Record& record, uint64_t hash) {
+  void Add(const journal::RecordView& record, uint64_t hash) {
     Entry entry{record.seq,
                 hash,
                 static_cast<uint32_t>(bytes.size()),
@@ -399,19 +399,20 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
   std::thread scanner([&] {
     std::vector<std::unique_ptr<Batch>> filling;
     for (auto& l : lane) filling.push_back(l->TakeEmpty());
-    scanned = journal.Scan(out.first_seq, out.last_seq, [&](const journal::Record& record) {
-      if (failed.load(std::memory_order_relaxed)) return false;  // no need to go on
-      ++out.records_scanned;
-      const uint64_t hash = SessionIndex::Hash(record.stream);
-      const size_t to = LaneOf(hash, lanes);
-      Batch& batch = *filling[to];
-      batch.Add(record, hash);
-      if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
-        lane[to]->Push(std::move(filling[to]));
-        filling[to] = lane[to]->TakeEmpty();
-      }
-      return true;
-    });
+    scanned =
+        journal.ScanViews(out.first_seq, out.last_seq, [&](const journal::RecordView& record) {
+          if (failed.load(std::memory_order_relaxed)) return false;  // no need to go on
+          ++out.records_scanned;
+          const uint64_t hash = SessionIndex::Hash(record.stream);
+          const size_t to = LaneOf(hash, lanes);
+          Batch& batch = *filling[to];
+          batch.Add(record, hash);
+          if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
+            lane[to]->Push(std::move(filling[to]));
+            filling[to] = lane[to]->TakeEmpty();
+          }
+          return true;
+        });
     for (size_t i = 0; i < lanes; ++i) {
       if (!filling[i]->entries.empty()) lane[i]->Push(std::move(filling[i]));
       lane[i]->Close();

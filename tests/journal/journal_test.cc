@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "journal/format.h"
 #include "tests/journal/journal_test_util.h"
@@ -178,6 +179,40 @@ TEST_F(JournalTest, ScanHonoursItsRangeAndStopsWhenTheVisitorSaysSo) {
                          })
                   .ok());
   EXPECT_TRUE(seen.empty());
+}
+
+TEST_F(JournalTest, ScanViewsSeesExactlyWhatScanSees) {
+  auto journal = OpenOrDie(Dir());
+  AppendN(*journal, "a", 4);
+  AppendN(*journal, "", 2);  // records without a stream
+  AppendN(*journal, "b", 3);
+  std::vector<std::tuple<uint64_t, std::string, std::string>> copied;
+  std::vector<std::tuple<uint64_t, std::string, std::string>> viewed;
+  ASSERT_TRUE(journal
+                  ->Scan(2, 8,
+                         [&](const Record& r) {
+                           copied.emplace_back(r.seq, r.stream, r.payload);
+                           return true;
+                         })
+                  .ok());
+  ASSERT_TRUE(journal
+                  ->ScanViews(2, 8,
+                              [&](const RecordView& r) {
+                                viewed.emplace_back(r.seq, r.stream, r.payload);
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(copied.size(), 7u);
+  EXPECT_EQ(viewed, copied);
+  viewed.clear();
+  ASSERT_TRUE(journal
+                  ->ScanViews(1, 100,
+                              [&](const RecordView& r) {
+                                viewed.emplace_back(r.seq, r.stream, r.payload);
+                                return viewed.size() < 2;
+                              })
+                  .ok());
+  EXPECT_EQ(viewed.size(), 2u);
 }
 
 TEST_F(JournalTest, ReadStreamReturnsOnlyThatStreamInOrder) {
@@ -462,6 +497,12 @@ TEST_F(DamageTest, FlippedByteInARecordIsDataLossNamingItsSequence) {
   EXPECT_EQ(damage.key_hex, "0000000000000004");
   EXPECT_EQ(damage.what, "checksum mismatch");
   EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));  // records before the damage were fine
+  Damage viewed_damage;
+  Status viewed = journal->ScanViews(
+      1, 6, [](const RecordView&) { return true; }, &viewed_damage);
+  EXPECT_EQ(viewed.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(viewed.message(), s.message());
+  EXPECT_EQ(viewed_damage.seq, 4u);
 
   auto stream = journal->ReadStream("even", 0, 10);
   EXPECT_EQ(stream.status().code(), StatusCode::kDataLoss);
