@@ -59,7 +59,7 @@ Decision Apply(const State& state, const Input& input);
 // Apply for callers that apply inputs by the million (replay): an acceptance is written into
 // `accepted`, whose strings and effects vector keep their buffers from call to call, and
 // nothing is returned; a rejection or a broken invariant is returned as Apply returns it, and
-// `accepted` then holds nothing meaningful.
+// `accepted` then holds nothing meaningful. `state` must not be `accepted.next`.
 std::optional<Decision> ApplyInto(const State& state, const Input& input, Accepted& accepted);
 
 // Empty when `state` satisfies every invariant of SPEC §2.4, else a description of the first
