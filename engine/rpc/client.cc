@@ -358,8 +358,10 @@ class RemoteHostImpl final : public RemoteHost {
             Unavailable("the connection to " + address_.ToString() + " is closed"));
       });
     } catch (const kj::Exception& e) {
-      return Unavailable(
-          fmt::format("RPC to {} failed: {}", address_.ToString(), e.getDescription().cStr()));
+      std::string reason =
+          fmt::format("RPC to {} failed: {}", address_.ToString(), e.getDescription().cStr());
+      log_->warn("{}", reason);  // the caller gets Unavailable; the log says why
+      return Unavailable(std::move(reason));
     }
   }
 
