@@ -92,62 +92,6 @@ class Served {
   std::unique_ptr<Server> server_;
 };
 
-class RpcTest : public testing::Test {
- protected:
-  void SetUp() override {
-    served_ = std::make_unique<Served>(tmp_.Sub("data"));
-    ServerOptions options;
-    options.listen = Unix();
-    options.shutdown_grace = milliseconds(2'000);
-    ASSERT_TRUE(served_->Serve(options).ok());
-  }
-
-  Address Unix() const { return *ParseAddress("unix:" + tmp_.Sub("sock")); }
-
-  std::unique_ptr<RemoteHost> Connect(std::optional<std::string> token = std::nullopt) {
-    ConnectOptions options;
-    options.token = std::move(token);
-    auto remote = RemoteHost::Connect(served_->server().address(), options);
-    EXPECT_TRUE(remote.ok()) << remote.status();
-    return remote.ok() ? std::move(*remote) : nullptr;
-  }
-
-  // A raw stream socket connected to the server's Unix socket.
-  int RawConnect() {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string path = tmp_.Sub("sock");
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    return fd;
-  }
-
-  // True when the server closed `fd` within `timeout` (reads drain whatever it sent first).
-  static bool ClosedByPeer(int fd, milliseconds timeout = milliseconds(5'000)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    char buffer[4096];
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      ssize_t n = read(fd, buffer, sizeof(buffer));
-      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
-    }
-    return false;
-  }
-
-  void WaitForConnections(size_t n) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (served_->server().connections() != n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    EXPECT_EQ(served_->server().connections(), n);
-  }
-
-  TempDir tmp_;
-  std::unique_ptr<Served> served_;
-};
-
 // Every command of SPEC §3, as eval requests: the answers over RPC must equal the answers of an
 // embedded host running the same script.
 const char* const kScript[] = {
@@ -192,16 +136,80 @@ const char* const kScript[] = {
     R"({"cmd":"sessions"})",
 };
 
+class RpcTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    served_ = std::make_unique<Served>(tmp_.Sub("data"));
+    ServerOptions options;
+    options.listen = Unix();
+    options.shutdown_grace = milliseconds(2'000);
+    ASSERT_TRUE(served_->Serve(options).ok());
+  }
+
+  Address Unix() const { return *ParseAddress("unix:" + tmp_.Sub("sock")); }
+
+  std::unique_ptr<RemoteHost> Connect(std::optional<std::string> token = std::nullopt) {
+    ConnectOptions options;
+    options.token = std::move(token);
+    auto remote = RemoteHost::Connect(served_->server().address(), options);
+    EXPECT_TRUE(remote.ok()) << remote.status();
+    return remote.ok() ? std::move(*remote) : nullptr;
+  }
+
+  // Runs kScript through `remote` and through a fresh embedded host; each answer must be the
+  // same. Returns the answers `remote` gave.
+  std::vector<std::string> ExpectScriptAnswersAsAnEmbeddedHost(host::Host& remote) {
+    Served embedded(tmp_.Sub("embedded"));
+    tools::EvalOptions options;
+    options.enable_test_hooks = true;
+    std::vector<std::string> answers;
+    for (const char* line : kScript) {
+      answers.push_back(tools::HandleLine(remote, line, options));
+      EXPECT_EQ(answers.back(), tools::HandleLine(embedded.host(), line, options)) << line;
+    }
+    return answers;
+  }
+
+  // A raw stream socket connected to the server's Unix socket.
+  int RawConnect() {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = tmp_.Sub("sock");
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  }
+
+  // True when the server closed `fd` within `timeout` (reads drain whatever it sent first).
+  static bool ClosedByPeer(int fd, milliseconds timeout = milliseconds(5'000)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = read(fd, buffer, sizeof(buffer));
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    }
+    return false;
+  }
+
+  void WaitForConnections(size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (served_->server().connections() != n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    EXPECT_EQ(served_->server().connections(), n);
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Served> served_;
+};
+
 TEST_F(RpcTest, EveryCommandAnswersOverTheSocketExactlyAsTheEmbeddedHost) {
   auto remote = Connect();
   ASSERT_NE(remote, nullptr);
-  Served embedded(tmp_.Sub("embedded"));
-  tools::EvalOptions options;
-  options.enable_test_hooks = true;
-  for (const char* line : kScript) {
-    std::string over_rpc = tools::HandleLine(*remote, line, options);
-    std::string in_process = tools::HandleLine(embedded.host(), line, options);
-    EXPECT_EQ(over_rpc, in_process) << line;
+  for (const std::string& over_rpc : ExpectScriptAnswersAsAnEmbeddedHost(*remote)) {
     EXPECT_EQ(json::parse(over_rpc).contains("ok"), true) << over_rpc;
   }
   // The commands reached the served host: its metrics counted them by result.
@@ -223,14 +231,7 @@ TEST_F(RpcTest, ClientsOnTheirOwnThreadsAnswerExactlyAsTheEmbeddedHost) {
   std::thread([&] {
     auto remote = RemoteHost::ConnectOnThisThread(served_->server().address(), {});
     ASSERT_TRUE(remote.ok()) << remote.status();
-    Served embedded(tmp_.Sub("embedded"));
-    tools::EvalOptions options;
-    options.enable_test_hooks = true;
-    for (const char* line : kScript) {
-      EXPECT_EQ(tools::HandleLine(**remote, line, options),
-                tools::HandleLine(embedded.host(), line, options))
-          << line;
-    }
+    ExpectScriptAnswersAsAnEmbeddedHost(**remote);
     (*remote)->Shutdown();
     EXPECT_EQ((*remote)->Register("late").error().code, host::ErrorCode::kUnavailable);
   }).join();
@@ -294,14 +295,7 @@ TEST_F(RpcTest, EveryCommandAnswersAlikeWhenEveryCommandRunsOnAWorker) {
   ASSERT_TRUE(served_->Serve(server_options).ok());
   auto remote = Connect();
   ASSERT_NE(remote, nullptr);
-  Served embedded(tmp_.Sub("embedded"));
-  tools::EvalOptions options;
-  options.enable_test_hooks = true;
-  for (const char* line : kScript) {
-    EXPECT_EQ(tools::HandleLine(*remote, line, options),
-              tools::HandleLine(embedded.host(), line, options))
-        << line;
-  }
+  ExpectScriptAnswersAsAnEmbeddedHost(*remote);
   EXPECT_EQ(served_->server().commands_run_on_loop(), 0u);
 }
 
