@@ -29,6 +29,14 @@ void FutexWake(std::atomic<uint32_t>& word, int how_many) {
 
 }  // namespace
 
+size_t BatchBytes(const Batch& batch) {
+  size_t bytes = 0;
+  for (const RecordIn& r : batch.records) bytes += r.stream.size() + r.payload.size();
+  for (const StatePut& p : batch.state_puts) bytes += p.key.size() + p.value.size();
+  for (const std::string& k : batch.state_deletes) bytes += k.size();
+  return bytes;
+}
+
 struct CommitQueue::Writer {
   enum : uint32_t {
     kWaiting,  // queued, or in a group being written
@@ -36,15 +44,17 @@ struct CommitQueue::Writer {
     kDone,     // the result is in `status` / `first_seq`
   };
 
-  explicit Writer(const Batch* b) : batch(b) {
-    for (const RecordIn& r : b->records) bytes += r.stream.size() + r.payload.size();
-    for (const StatePut& p : b->state_puts) bytes += p.key.size() + p.value.size();
-    for (const std::string& k : b->state_deletes) bytes += k.size();
+  explicit Writer(std::span<const Batch* const> b) : batches(b) {
+    for (const Batch* batch : batches) {
+      records += batch->records.size();
+      bytes += BatchBytes(*batch);
+    }
   }
 
-  const Batch* batch;
+  const std::span<const Batch* const> batches;
+  size_t records = 0;
   size_t bytes = 0;
-  uint64_t first_seq = 0;  // set when the writer joins a group
+  uint64_t first_seq = 0;  // of the writer's first record; set when the writer joins a group
   Status status;           // set by its group's leader before `state` becomes kDone
   std::atomic<uint32_t> state{kWaiting};
   // The generation whose word the caller sleeps on. Written under mu_ (by the caller when it
@@ -56,7 +66,20 @@ CommitQueue::CommitQueue(uint64_t last_seq, GroupLimits limits, WriteGroupFn wri
     : limits_(limits), write_group_(std::move(write_group)), last_seq_(last_seq) {}
 
 Result<uint64_t> CommitQueue::Commit(const Batch& batch) {
-  Writer self(&batch);
+  const Batch* const one[] = {&batch};
+  Writer self(one);
+  BURROW_RETURN_IF_ERROR(Run(self));
+  // A batch without records reports the newest sequence before it.
+  return self.records == 0 ? self.first_seq - 1 : self.first_seq;
+}
+
+Result<uint64_t> CommitQueue::CommitAll(std::span<const Batch* const> batches) {
+  Writer self(batches);
+  BURROW_RETURN_IF_ERROR(Run(self));
+  return self.first_seq;
+}
+
+Status CommitQueue::Run(Writer& self) {
   {
     std::lock_guard lock(mu_);
     pending_.push_back(&self);
@@ -70,8 +93,7 @@ Result<uint64_t> CommitQueue::Commit(const Batch& batch) {
   }
   Sleep(self);
   if (self.state.load(std::memory_order_acquire) == Writer::kLead) Lead(self);
-  if (!self.status.ok()) return self.status;
-  return self.first_seq;
+  return self.status;
 }
 
 void CommitQueue::Sleep(Writer& self) {
@@ -109,18 +131,16 @@ void CommitQueue::Lead(Writer& self) {
       first_seq = LastSequence() + 1;
       size_t bytes = 0;
       for (Writer* w : pending_) {
-        const size_t n = w->batch->records.size();
-        // The oldest queued batch is always taken, however large.
+        // The oldest queued writer is always taken, however large.
         if (!group.empty() &&
-            (records + n > limits_.max_records || bytes + w->bytes > limits_.max_bytes)) {
+            (records + w->records > limits_.max_records || bytes + w->bytes > limits_.max_bytes)) {
           break;
         }
-        // A batch without records reports the newest sequence before it.
-        w->first_seq = first_seq + records - (n == 0 ? 1 : 0);
-        records += n;
+        w->first_seq = first_seq + records;
+        records += w->records;
         bytes += w->bytes;
         group.push_back(w);
-        batches.push_back(w->batch);
+        batches.insert(batches.end(), w->batches.begin(), w->batches.end());
         mine = mine || w == &self;
       }
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(group.size()));

@@ -47,6 +47,9 @@ struct GroupLimits {
   size_t max_bytes = size_t{4} << 20;  // streams, payloads, state keys and values
 };
 
+// The bytes of `batch` that GroupLimits::max_bytes counts.
+size_t BatchBytes(const Batch& batch);
+
 class CommitQueue {
  public:
   // Writes one group: the batches in order, whose records take the sequences first_seq,
@@ -66,6 +69,13 @@ class CommitQueue {
   // returned for the group.
   Result<uint64_t> Commit(const Batch& batch);
 
+  // Commits `batches` (which must stay valid until this returns) in order, all in one group (one
+  // write: together they succeed or fail), and returns the sequence of their first record: the
+  // records take it and the sequences after it, in order (with no records, the sequence after
+  // the newest). For a caller that gathered many batches itself (Journal::AppendAsync's
+  // completion thread). Blocks like Commit; errors as Commit.
+  Result<uint64_t> CommitAll(std::span<const Batch* const> batches);
+
   // The newest committed sequence; records up to it are visible to readers.
   uint64_t LastSequence() const { return last_seq_.load(std::memory_order_acquire); }
 
@@ -79,6 +89,9 @@ class CommitQueue {
 
  private:
   struct Writer;
+
+  // Queues `self`, waits for its group and returns its status.
+  Status Run(Writer& self);
 
   // Writes groups as the leader until one held `self`'s own batch, then hands leadership on
   // (or, with nobody queued, gives it up).

@@ -26,6 +26,7 @@
 #include <thread>
 #include <utility>
 
+#include "journal/async_appender.h"
 #include "journal/commit_queue.h"
 #include "journal/format.h"
 #include "journal/wal_check.h"
@@ -175,6 +176,7 @@ class RocksJournal final : public Journal {
   Status Init(const Options& options, rocksdb::Env* env);
 
   Result<uint64_t> Append(Batch batch) override;
+  Status AppendAsync(Batch batch, AppendCallback done) override;
   uint64_t LastSequence() const override {
     return queue_ ? queue_->LastSequence() : reader_last_seq_.load(std::memory_order_acquire);
   }
@@ -211,6 +213,8 @@ class RocksJournal final : public Journal {
   bool writer() const { return mode_ == OpenMode::kWriter; }
   Status RequireWriter(std::string_view what) const;
   Status Validate(const Batch& batch) const;
+  // What Append and AppendAsync check before queueing: writer mode, Validate, FailNextAppends.
+  Status CheckAppend(const Batch& batch);
   rocksdb::WriteOptions WriteOptions() const;
   Status WriteGroup(std::span<const Batch* const> group, uint64_t first_seq);
   // Reads the meta family and the newest record key into first_seq_ / the last sequence.
@@ -240,6 +244,9 @@ class RocksJournal final : public Journal {
   std::string secondary_dir_;  // reader modes: the secondary instance's private directory
 
   std::unique_ptr<CommitQueue> queue_;  // writer mode only
+  // AppendAsync's queue and completion thread; writer mode only. Stopped (its queue committed)
+  // before anything else closes.
+  std::unique_ptr<AsyncAppender> async_;
   std::atomic<uint64_t> reader_last_seq_{0};
   std::atomic<uint64_t> first_seq_{1};
   // Shared while a reader reads FirstSequence/LastSequence and creates its iterators; exclusive
@@ -359,6 +366,9 @@ Status RocksJournal::Init(const Options& options, rocksdb::Env* env) {
         [this](std::span<const Batch* const> group, uint64_t first_seq) {
           return WriteGroup(group, first_seq);
         });
+    async_ = std::make_unique<AsyncAppender>(
+        GroupLimits{},
+        [this](std::span<const Batch* const> batches) { return queue_->CommitAll(batches); });
     if (durability_ == Durability::kNone) {
       log_->warn(
           "journal {} opened with durability none: appends are not fsynced, a power cut loses "
@@ -452,6 +462,8 @@ Status RocksJournal::LoadView(bool may_finish_creation) {
 }
 
 void RocksJournal::Close() {
+  // Pending AppendAsync batches are committed (or fail) and their callbacks run first.
+  if (async_) async_->Stop();
   if (db_ == nullptr) {
     RemoveSecondaryDir();
     return;
@@ -658,15 +670,25 @@ Status RocksJournal::Validate(const Batch& batch) const {
   return OkStatus();
 }
 
-Result<uint64_t> RocksJournal::Append(Batch batch) {
+Status RocksJournal::CheckAppend(const Batch& batch) {
   BURROW_RETURN_IF_ERROR(RequireWriter("append"));
   BURROW_RETURN_IF_ERROR(Validate(batch));
   int pending = fail_next_appends_.load();
   while (pending > 0 && !fail_next_appends_.compare_exchange_weak(pending, pending - 1)) {
   }
   if (pending > 0) return UnavailableError("append failed: injected by FailNextAppends");
+  return OkStatus();
+}
+
+Result<uint64_t> RocksJournal::Append(Batch batch) {
+  BURROW_RETURN_IF_ERROR(CheckAppend(batch));
   if (batch.empty()) return LastSequence();
   return queue_->Commit(batch);
+}
+
+Status RocksJournal::AppendAsync(Batch batch, AppendCallback done) {
+  BURROW_RETURN_IF_ERROR(CheckAppend(batch));
+  return async_->Enqueue(std::move(batch), std::move(done));
 }
 
 Status RocksJournal::WriteGroup(std::span<const Batch* const> group, uint64_t first_seq) {

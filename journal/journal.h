@@ -10,10 +10,11 @@
 // (tests/journal/format_test.cc). Every stored value carries a crc32c that also covers its key;
 // every read verifies it and reports damage as DataLoss naming the sequence.
 //
-// Thread-safety: a Journal is safe for concurrent use. Concurrent Append calls are merged by a
-// commit queue into one RocksDB WriteBatch and one fsync (group commit). Destroying a Journal
-// while another thread still calls it is a bug; a writer flushes its memtables when destroyed,
-// so the next open replays no WAL.
+// Thread-safety: a Journal is safe for concurrent use. Concurrent Append calls (and the batches
+// queued by AppendAsync) are merged by a commit queue into one RocksDB WriteBatch and one fsync
+// (group commit). Destroying a Journal while another thread still calls it is a bug (the
+// AppendAsync callbacks that closing runs may call AppendAsync: it refuses); a writer flushes its
+// memtables when destroyed, so the next open replays no WAL.
 #pragma once
 
 #include <chrono>
@@ -183,6 +184,24 @@ class Journal {
   //         than kMaxValueBytes, empty state key; nothing is written).
   virtual Result<uint64_t> Append(Batch batch) = 0;
 
+  // What AppendAsync reports: what Append would have returned for the batch.
+  using AppendCallback = std::function<void(Result<uint64_t>)>;
+  // Append without blocking: for callers that keep many appends in flight from few threads (an
+  // event loop, a pipelining client), where a thread per pending Append would cost a sleep and a
+  // wake-up per record. Queues `batch` and returns; `done` is called exactly once, later, with
+  // what Append would have returned: in kSync mode only once the batch is durable. Queued
+  // batches are committed by the journal's completion thread, everything queued at once as one
+  // writer in the same group commit as concurrent Append calls (so Append's atomicity, sequence
+  // and error rules hold per batch; the batches of one group succeed or fail together). Batches
+  // get their sequences in the order AppendAsync accepted them, and `done` is called in that
+  // order, on the completion thread: it must be quick and must not block (no Append, no
+  // WriteSnapshot); it may call AppendAsync. Closing the Journal first commits what is queued
+  // and calls every pending `done`.
+  // Errors returned at once, and then `done` is never called: FailedPrecondition (opened
+  // read-only), InvalidArgument (as Append), Unavailable (injected by FailNextAppends, or the
+  // Journal is closing).
+  virtual Status AppendAsync(Batch batch, AppendCallback done) = 0;
+
   // The newest sequence appended (0 for an empty journal). In reader modes, as of open or the
   // last CatchUp().
   virtual uint64_t LastSequence() const = 0;
@@ -286,7 +305,7 @@ class Journal {
   // nullopt when the log ended cleanly, and in the reader modes.
   virtual std::optional<Damage> DiscardedWalTail() const { return std::nullopt; }
 
-  // Test hook: the next `n` Append calls fail with Unavailable and write nothing.
+  // Test hook: the next `n` Append (or AppendAsync) calls fail with Unavailable and write nothing.
   virtual void FailNextAppends(int n) = 0;
 
  protected:

@@ -272,6 +272,44 @@ TEST(CommitQueueTest, BatchWithoutRecordsReportsTheNewestSequenceBeforeIt) {
   EXPECT_EQ(*state_result, 7u);
 }
 
+TEST(CommitQueueTest, CommitAllWritesItsBatchesInOrderInOneGroupWithOtherCallers) {
+  FakeStore store;
+  CommitQueue queue(10, GroupLimits{}, store.Fn());
+  Batch state_only;
+  state_only.state_puts.push_back({"k", "v"});
+  const Batch two = Records(2);
+  const Batch three = Records(3);
+  const Batch* const alone[] = {&two, &state_only, &three};
+  auto first = queue.CommitAll(alone);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 11u);
+  EXPECT_EQ(queue.LastSequence(), 15u);
+  ASSERT_EQ(store.groups().size(), 1u);
+  EXPECT_EQ(store.groups()[0].batch_sizes, (std::vector<size_t>{2, 0, 3}));
+
+  // Queued behind a leader, it joins the next group with a plain caller, its batches together.
+  store.Hold();
+  const Batch blocker = Records(1);
+  std::thread leader([&] { ASSERT_TRUE(queue.Commit(blocker).ok()); });  // 16
+  store.WaitUntilEntered();
+  const Batch one = Records(1);
+  Result<uint64_t> all_result = UnavailableError("not run");
+  Result<uint64_t> one_result = UnavailableError("not run");
+  const Batch* const behind[] = {&three, &two};
+  std::thread a([&] { all_result = queue.CommitAll(behind); });
+  WaitForQueued(queue, 2);
+  std::thread b([&] { one_result = queue.Commit(one); });
+  WaitForQueued(queue, 3);
+  store.Release();
+  leader.join();
+  a.join();
+  b.join();
+  EXPECT_EQ(*all_result, 17u);  // 17..19 and 20..21
+  EXPECT_EQ(*one_result, 22u);
+  ASSERT_EQ(store.groups().size(), 3u);
+  EXPECT_EQ(store.groups()[2].batch_sizes, (std::vector<size_t>{3, 2, 1}));
+}
+
 TEST(CommitQueueTest, WaitForSequenceAboveWakesOnPublishAndTimesOut) {
   FakeStore store;
   CommitQueue queue(0, GroupLimits{}, store.Fn());

@@ -13,8 +13,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -357,7 +360,14 @@ struct Ack {
   std::string batch;
 };
 
-TEST_F(JournalTest, KilledWriterLosesNoAcknowledgedBatchAndLeavesNoPartialOne) {
+// With "sync", 4 threads call Append; with "async", 4 chains of AppendAsync run on the journal's
+// completion thread (crash_child.cc).
+class KilledWriterTest : public JournalTest, public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(AppendAndAppendAsync, KilledWriterTest,
+                         ::testing::Values("sync", "async"));
+
+TEST_P(KilledWriterTest, LosesNoAcknowledgedBatchAndLeavesNoPartialOne) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   const pid_t pid = fork();
@@ -367,7 +377,7 @@ TEST_F(JournalTest, KilledWriterLosesNoAcknowledgedBatchAndLeavesNoPartialOne) {
     close(fds[0]);
     close(fds[1]);
     const std::string dir = Dir();
-    execl(BURROW_JOURNAL_CRASH_CHILD, BURROW_JOURNAL_CRASH_CHILD, dir.c_str(), "4",
+    execl(BURROW_JOURNAL_CRASH_CHILD, BURROW_JOURNAL_CRASH_CHILD, dir.c_str(), "4", GetParam(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -1176,6 +1186,224 @@ TEST_F(JournalTest, FailedWriteIsUnavailableAppliesNothingAndTheJournalCarriesOn
   auto next = journal->Append(OneRecord("a", "after reopen"));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(*next, 5u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AppendAsync: Append's promises, without a blocked caller.
+
+// Collects AppendAsync completions in the order they come.
+class Completions {
+ public:
+  struct Done {
+    int id;
+    Result<uint64_t> result;
+  };
+  // A callback that records `id`'s result.
+  Journal::AppendCallback For(int id) {
+    return [this, id](Result<uint64_t> result) {
+      std::lock_guard lock(mu_);
+      done_.push_back({id, std::move(result)});
+      cv_.notify_all();
+    };
+  }
+  // The completions once there are `n` of them (or after 20 s, however many came).
+  std::vector<Done> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 20s, [&] { return done_.size() >= n; });
+    return done_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Done> done_;
+};
+
+TEST_F(JournalTest, AppendAsyncSequencesBatchesInCallOrderAndCompletesEachOnceInThatOrder) {
+  auto journal = OpenOrDie(Dir());
+  AppendN(*journal, "a", 2);
+  Completions completions;
+  std::vector<uint64_t> expected;  // what Append would have returned for each batch
+  uint64_t next = 3;
+  for (int i = 0; i < 200; ++i) {
+    Batch batch;
+    const int n = i % 4;  // every fourth batch has no records
+    for (int j = 0; j < n; ++j)
+      batch.records.push_back({"b", std::to_string(i) + "/" + std::to_string(j)});
+    batch.state_puts.push_back({"last", std::to_string(i)});
+    expected.push_back(n == 0 ? next - 1 : next);
+    next += n;
+    ASSERT_TRUE(journal->AppendAsync(std::move(batch), completions.For(i)).ok());
+  }
+  const auto done = completions.WaitFor(200);
+  ASSERT_EQ(done.size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(done[i].id, i) << "completions out of order";
+    ASSERT_TRUE(done[i].result.ok()) << done[i].result.status();
+    EXPECT_EQ(*done[i].result, expected[i]) << "batch " << i;
+  }
+  EXPECT_EQ(journal->LastSequence(), next - 1);
+  EXPECT_EQ(*journal->GetState("last"), "199");
+  const auto records = ScanAll(*journal);
+  ASSERT_EQ(records.size(), next - 1);
+  EXPECT_EQ(records[2].payload, "1/0");  // batch 0 had no records
+  EXPECT_EQ(records.back().payload, "199/2");
+  // Nothing was left queued: the count above stays after a reopen.
+  journal.reset();
+  EXPECT_EQ(OpenOrDie(Dir())->LastSequence(), next - 1);
+}
+
+TEST_F(JournalTest, AppendAsyncIsRefusedAtOnceWithoutACallback) {
+  Completions completions;
+  {
+    auto journal = OpenOrDie(Dir());
+    Batch too_long = OneRecord(std::string(kMaxStreamBytes + 1, 's'), "x");
+    EXPECT_EQ(journal->AppendAsync(too_long, completions.For(1)).code(),
+              StatusCode::kInvalidArgument);
+    Batch empty_key;
+    empty_key.state_puts.push_back({"", "v"});
+    EXPECT_EQ(journal->AppendAsync(empty_key, completions.For(2)).code(),
+              StatusCode::kInvalidArgument);
+    journal->FailNextAppends(1);
+    EXPECT_EQ(journal->AppendAsync(OneRecord("a", "x"), completions.For(3)).code(),
+              StatusCode::kUnavailable);
+    ASSERT_TRUE(journal->AppendAsync(OneRecord("a", "kept"), completions.For(4)).ok());
+    const auto done = completions.WaitFor(1);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].id, 4);
+    EXPECT_EQ(*done[0].result, 1u);  // the refused ones consumed no sequence
+  }
+  auto reader = OpenOrDie(Dir(), ReaderOptions(OpenMode::kReadOnly));
+  EXPECT_EQ(reader->AppendAsync(OneRecord("a", "x"), completions.For(5)).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reader->LastSequence(), 1u);
+  EXPECT_EQ(completions.WaitFor(0).size(), 1u);
+}
+
+// Chains of appends, each started by the previous one's callback (an event loop's shape), next
+// to threads calling Append: one gap-free sequence, and each chain's appends in its own order.
+TEST_F(JournalTest, AppendAsyncChainsAndAppendThreadsShareOneGapFreeSequence) {
+  Options options;
+  options.durability = Durability::kNone;
+  auto journal = OpenOrDie(Dir(), options);
+  constexpr int kChains = 64;
+  constexpr int kThreads = 4;
+  constexpr int kPerProducer = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  int chains_done = 0;
+  std::vector<std::vector<uint64_t>> got(kChains + kThreads);
+  std::function<void(int, int)> start = [&](int chain, int i) {
+    const Status queued =
+        journal->AppendAsync(OneRecord("c" + std::to_string(chain), std::to_string(i)),
+                             [&, chain, i](Result<uint64_t> seq) {
+                               ASSERT_TRUE(seq.ok()) << seq.status();
+                               got[chain].push_back(*seq);
+                               if (i + 1 < kPerProducer) return start(chain, i + 1);
+                               std::lock_guard lock(mu);
+                               ++chains_done;
+                               cv.notify_all();
+                             });
+    ASSERT_TRUE(queued.ok()) << queued;
+  };
+  for (int c = 0; c < kChains; ++c) start(c, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerProducer; ++i) {
+        auto seq = journal->Append(OneRecord("t" + std::to_string(t), std::to_string(i)));
+        ASSERT_TRUE(seq.ok()) << seq.status();
+        got[kChains + t].push_back(*seq);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return chains_done == kChains; }));
+  }
+
+  const uint64_t total = (kChains + kThreads) * kPerProducer;
+  EXPECT_EQ(journal->LastSequence(), total);
+  std::vector<std::pair<size_t, int>> owner(total + 1, {SIZE_MAX, -1});
+  for (size_t p = 0; p < got.size(); ++p) {
+    ASSERT_EQ(got[p].size(), static_cast<size_t>(kPerProducer)) << "producer " << p;
+    for (int i = 0; i < kPerProducer; ++i) {
+      const uint64_t seq = got[p][i];
+      ASSERT_TRUE(seq >= 1 && seq <= total) << seq;
+      ASSERT_EQ(owner[seq].second, -1) << "sequence " << seq << " handed out twice";
+      owner[seq] = {p, i};
+      if (i > 0) {
+        ASSERT_GT(seq, got[p][i - 1]) << "producer " << p << " went backwards";
+      }
+    }
+  }
+  // Each sequence holds the record whose append was told it.
+  Status s = journal->Scan(1, total, [&](const Record& r) {
+    const auto [p, i] = owner[r.seq];
+    EXPECT_EQ(r.payload, std::to_string(i)) << "sequence " << r.seq;
+    EXPECT_EQ(r.stream, p < kChains ? "c" + std::to_string(p) : "t" + std::to_string(p - kChains));
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST_F(JournalTest, ClosingTheJournalCompletesEveryQueuedAppendAsyncAndRefusesNewOnes) {
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> completed{0};
+  std::atomic<int> failed{0};
+  std::unique_ptr<Journal> journal = OpenOrDie(Dir());
+  Journal* const raw = journal.get();
+  // Every callback queues another append until the journal refuses it: closing must end the
+  // chains, not wait for them forever.
+  std::function<void()> queue_one = [&] {
+    const Status queued = raw->AppendAsync(OneRecord("a", "x"), [&](Result<uint64_t> seq) {
+      ++completed;
+      if (!seq.ok()) ++failed;
+      queue_one();  // during the close below too: refused, Unavailable
+    });
+    if (queued.ok()) {
+      ++accepted;
+    } else {
+      EXPECT_EQ(queued.code(), StatusCode::kUnavailable) << queued;
+      ++refused;
+    }
+  };
+  for (int i = 0; i < 100; ++i) queue_one();
+  journal.reset();
+
+  EXPECT_EQ(completed.load(), accepted.load()) << "every accepted append completes exactly once";
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(refused.load(), 100) << "each chain ends with one refusal";
+  auto reopened = OpenOrDie(Dir());
+  EXPECT_EQ(reopened->LastSequence(), static_cast<uint64_t>(accepted.load()));
+}
+
+TEST_F(JournalTest, FailedWriteFailsItsAppendAsyncCallsAndTheJournalCarriesOn) {
+  auto fs = std::make_shared<FailingWalFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  Options options;
+  options.env = env.get();
+  auto journal = OpenOrDie(Dir(), options);
+  AppendN(*journal, "a", 3);
+  fs->armed = true;
+  Completions completions;
+  Batch batch = OneRecord("a", "lost");
+  batch.state_puts.push_back({"k", "v"});
+  ASSERT_TRUE(journal->AppendAsync(batch, completions.For(1)).ok());
+  auto done = completions.WaitFor(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].result.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(journal->LastSequence(), 3u);
+  EXPECT_EQ(journal->GetState("k").status().code(), StatusCode::kNotFound);
+  fs->armed = false;
+  ASSERT_TRUE(journal->AppendAsync(OneRecord("a", "after"), completions.For(2)).ok());
+  done = completions.WaitFor(2);
+  ASSERT_EQ(done.size(), 2u);
+  ASSERT_TRUE(done[1].result.ok()) << done[1].result.status();
+  EXPECT_EQ(*done[1].result, 4u);
+  EXPECT_EQ(Seqs(ScanAll(*journal)), (std::vector<uint64_t>{1, 2, 3, 4}));
 }
 
 TEST_F(JournalTest, DurabilityNoneLogsAWarning) {

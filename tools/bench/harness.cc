@@ -94,13 +94,76 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
   return slots;
 }
 
+// Drive's counterpart for asynchronous producers: the calling thread starts one operation per
+// producer, and each completion records its latency and starts that producer's next operation
+// until the time is up, the producer has done its operations, or an operation fails. Returns
+// once every producer's last operation has completed.
+std::vector<std::unique_ptr<ProducerSlot>> DriveAsync(
+    std::vector<std::unique_ptr<AsyncProducer>>& producers, const RunOptions& options,
+    Clock::time_point& started) {
+  const size_t count = producers.size();
+  std::vector<std::unique_ptr<ProducerSlot>> slots;
+  for (size_t i = 0; i < count; ++i) slots.push_back(std::make_unique<ProducerSlot>());
+  // When each producer's operation in flight started; like its slot, touched by one chain only.
+  std::vector<Clock::time_point> op_started(count);
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable done_cv;
+  size_t finished = 0;  // guarded by mu
+  bool failed = false;  // guarded by mu
+
+  auto finish = [&](size_t i, Status status) {
+    ProducerSlot& slot = *slots[i];
+    slot.status = std::move(status);
+    slot.finished = Clock::now();
+    std::lock_guard lock(mu);
+    ++finished;
+    failed = failed || !slot.status.ok();
+    done_cv.notify_one();
+  };
+  std::function<void(size_t)> start_op = [&](size_t i) {
+    op_started[i] = Clock::now();
+    Status status = producers[i]->StartOp([&, i](Status result) {
+      const Clock::time_point now = Clock::now();
+      ProducerSlot& slot = *slots[i];
+      if (!result.ok()) return finish(i, std::move(result));
+      slot.latency.Record(now - op_started[i]);
+      ++slot.ops;
+      if (stop.load(std::memory_order_relaxed) ||
+          (options.ops_per_producer != 0 && slot.ops >= options.ops_per_producer)) {
+        return finish(i, OkStatus());
+      }
+      start_op(i);
+    });
+    if (!status.ok()) finish(i, std::move(status));
+  };
+
+  started = Clock::now();
+  for (size_t i = 0; i < count; ++i) start_op(i);
+  std::unique_lock lock(mu);
+  auto over = [&] { return finished == count || failed; };
+  if (options.duration.count() > 0) {
+    done_cv.wait_until(
+        lock, started + std::chrono::duration_cast<Clock::duration>(options.duration), over);
+  } else {
+    done_cv.wait(lock, over);
+  }
+  stop.store(true, std::memory_order_relaxed);
+  // The chains still running end with their operation in flight.
+  done_cv.wait(lock, [&] { return finished == count; });
+  return slots;
+}
+
 }  // namespace
 
 Result<RunFigures> RunOnce(const WorkloadSpec& spec, const RunOptions& options) {
   BURROW_RETURN_IF_ERROR(Validate(options));
   BURROW_ASSIGN_OR_RETURN(PreparedRun run, PrepareRun(spec, options));
   Clock::time_point started;
-  const std::vector<std::unique_ptr<ProducerSlot>> slots = Drive(run.producers, options, started);
+  const std::vector<std::unique_ptr<ProducerSlot>> slots =
+      spec.asynchronous ? DriveAsync(run.async_producers, options, started)
+                        : Drive(run.producers, options, started);
   return SumProducers(slots, run.workload->records_per_op(), started);
 }
 
@@ -120,8 +183,14 @@ Result<PreparedRun> PrepareRun(const WorkloadSpec& spec, const RunOptions& optio
   run.workload = spec.make();
   BURROW_RETURN_IF_ERROR(run.workload->Open(run.dir->path, options.producers).WithContext("open"));
   for (int i = 0; i < options.producers; ++i) {
-    BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, run.workload->NewProducer(i));
-    run.producers.push_back(std::move(producer));
+    if (spec.asynchronous) {
+      BURROW_ASSIGN_OR_RETURN(std::unique_ptr<AsyncProducer> producer,
+                              run.workload->NewAsyncProducer(i));
+      run.async_producers.push_back(std::move(producer));
+    } else {
+      BURROW_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, run.workload->NewProducer(i));
+      run.producers.push_back(std::move(producer));
+    }
   }
   return run;
 }

@@ -1,6 +1,8 @@
-// The `burrow bench` harness: runs a workload with P concurrent producer threads for S seconds
-// (or N operations each), times every operation, and reports throughput and latency
-// percentiles; repeats the run and reports the median of each figure over the runs.
+// The `burrow bench` harness: runs a workload with P concurrent producers for S seconds (or N
+// operations each), times every operation, and reports throughput and latency percentiles;
+// repeats the run and reports the median of each figure over the runs. A producer is a thread
+// that runs one blocking operation after another, or, for an asynchronous API, a chain of
+// operations each started when the one before it completed (no thread of its own).
 //
 // House rule: benchmarks, not timed tests. A figure means something only next to a baseline
 // measured in the same run (RunCases interleaves them), and is reported as a median over runs.
@@ -33,6 +35,18 @@ class Producer {
   virtual void Finish() {}
 };
 
+// One producer of an asynchronous workload: the harness starts an operation, and starts the
+// next one from the previous one's completion, so that each producer has exactly one operation
+// in flight (as a blocking Producer has) without a thread of its own.
+class AsyncProducer {
+ public:
+  virtual ~AsyncProducer() = default;
+  // Starts one operation; `done` is called exactly once, on any thread, when it has finished
+  // (its records durable) or failed, and may start the next one. An error returned here means
+  // the operation did not start (and `done` is not called). The first error stops the run.
+  virtual Status StartOp(std::function<void(Status)> done) = 0;
+};
+
 // What a run exercises. The harness makes a new Workload for every run, so nothing carries over
 // between runs; it calls Open() once with a fresh, empty directory, then NewProducer() for each
 // producer (all from one thread), then runs each producer's Op() on its own thread. It destroys
@@ -44,7 +58,11 @@ class Workload {
   // which exists, is empty and outlives the workload. Errors: Unavailable (I/O).
   virtual Status Open(const std::string& dir, int producers) = 0;
   // Producer `index` (0 <= index < producers) of this run. Errors: Unavailable (I/O).
+  // Workloads whose spec is `asynchronous` make AsyncProducers instead (and may refuse this).
   virtual Result<std::unique_ptr<Producer>> NewProducer(int index) = 0;
+  virtual Result<std::unique_ptr<AsyncProducer>> NewAsyncProducer(int /*index*/) {
+    return FailedPreconditionError("this workload has no asynchronous producers");
+  }
   // Records made durable by one Op(): throughput counts records, latency is per Op().
   virtual uint64_t records_per_op() const { return 1; }
 };
@@ -53,6 +71,8 @@ class Workload {
 struct WorkloadSpec {
   std::string name;  // the report's mode column and JSON "mode", e.g. "naive_rocksdb"
   std::function<std::unique_ptr<Workload>()> make;
+  // Its producers are AsyncProducers, all driven from one thread (RunOnce only).
+  bool asynchronous = false;
 };
 
 struct RunOptions {
@@ -100,13 +120,15 @@ struct PreparedRun {
   };
   std::unique_ptr<Dir> dir;
   std::unique_ptr<Workload> workload;
-  std::vector<std::unique_ptr<Producer>> producers;
+  std::vector<std::unique_ptr<Producer>> producers;  // or, for an asynchronous spec:
+  std::vector<std::unique_ptr<AsyncProducer>> async_producers;
 };
 // Errors: Unavailable (the directory could not be created), or the first error of
 // Workload::Open or NewProducer.
 Result<PreparedRun> PrepareRun(const WorkloadSpec& spec, const RunOptions& options);
 
-// What one producer thread measured. Only that thread writes it until it has finished.
+// What one producer measured. Only that producer (its thread, or its chain of operations)
+// writes it until it has finished.
 struct ProducerSlot {
   LatencyHistogram latency;
   uint64_t ops = 0;

@@ -23,6 +23,23 @@ class JournalProducer : public Producer {
   const std::string stream_;
 };
 
+class AsyncJournalProducer : public AsyncProducer {
+ public:
+  AsyncJournalProducer(journal::Journal* journal, int index)
+      : journal_(journal), stream_(fmt::format("s{}", index)) {}
+
+  Status StartOp(std::function<void(Status)> done) override {
+    journal::Batch batch;
+    batch.records.push_back({.stream = stream_, .payload = RecordValue()});
+    return journal_->AppendAsync(
+        std::move(batch), [done = std::move(done)](Result<uint64_t> seq) { done(seq.status()); });
+  }
+
+ private:
+  journal::Journal* const journal_;
+  const std::string stream_;
+};
+
 class JournalWorkload : public Workload {
  public:
   Status Open(const std::string& dir, int /*producers*/) override {
@@ -34,6 +51,9 @@ class JournalWorkload : public Workload {
   Result<std::unique_ptr<Producer>> NewProducer(int index) override {
     return std::unique_ptr<Producer>(new JournalProducer(journal_.get(), index));
   }
+  Result<std::unique_ptr<AsyncProducer>> NewAsyncProducer(int index) override {
+    return std::unique_ptr<AsyncProducer>(new AsyncJournalProducer(journal_.get(), index));
+  }
 
  private:
   std::unique_ptr<journal::Journal> journal_;
@@ -43,6 +63,12 @@ class JournalWorkload : public Workload {
 
 WorkloadSpec BurrowJournal() {
   return {"journal", [] { return std::make_unique<JournalWorkload>(); }};
+}
+
+WorkloadSpec BurrowJournalAsync() {
+  return {.name = "journal_async",
+          .make = [] { return std::make_unique<JournalWorkload>(); },
+          .asynchronous = true};
 }
 
 }  // namespace burrow::bench

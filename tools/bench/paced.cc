@@ -53,6 +53,7 @@ Result<RunFigures> RunPacedOnce(const WorkloadSpec& spec, const RunOptions& opti
   }
   if (warmup.count() < 0) return InvalidArgumentError("a negative warm-up");
   if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
+  if (spec.asynchronous) return InvalidArgumentError("a paced run drives blocking producers only");
   BURROW_ASSIGN_OR_RETURN(PreparedRun run, PrepareRun(spec, options));
 
   const PacedSchedule schedule(ops_per_second, options.producers);

@@ -44,6 +44,11 @@ WorkloadSpec SqliteWal();
 // journal's group commit.
 WorkloadSpec BurrowJournal();
 
+// "journal_async": the same records through Journal::AppendAsync. Each producer keeps one append
+// in flight and starts its next from the previous one's completion, so P producers are P
+// appends in flight driven from one thread, not P threads (the shape of an event loop's load).
+WorkloadSpec BurrowJournalAsync();
+
 // "burrow": the full engine. A host::Host over a journal with Durability::kSync and the host's
 // default options (snapshots every 1,000 records of a session, checkpoints every 100,000 records,
 // both taken as in production). Producer i owns session SessionId(i), registered (untimed) when
