@@ -375,6 +375,16 @@ Reply<Done> HostImpl::RestartDrains(std::vector<Locked>& running) {
 
 void HostImpl::Shutdown() {
   if (shut_down_.exchange(true)) return;
+  // Submitted commands first: what is queued gets Unavailable (Acquire refuses it now), and so
+  // does any Submit from here on.
+  std::thread submitter;
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    submit_stop_ = true;
+    submitter = std::move(submitter_);
+  }
+  submit_cv_.notify_one();
+  if (submitter.joinable()) submitter.join();
   {
     std::lock_guard<std::mutex> lock(supervisor_mu_);
     supervisor_stop_ = true;

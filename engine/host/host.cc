@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "engine/host/host_impl.h"
 #include "engine/host/state_keys.h"
@@ -62,7 +63,55 @@ std::optional<Error> CheckId(std::string_view field, std::string_view value) {
 
 constexpr size_t kMaxReasonBytes = 4096;
 
+// The argument checks of the lifecycle commands that decide one input with no task effect
+// (RunSingle's), and the refusal of any other input (Submit takes only these).
+std::optional<Error> CheckSingleInput(std::string_view id, const machine::Input& input) {
+  auto names_session = [&](const std::string& named) -> std::optional<Error> {
+    if (named == id) return std::nullopt;
+    return InvalidArgument(fmt::format("{} names session '{}', not '{}'",
+                                       machine::Name(machine::KindOf(input)), named, id));
+  };
+  if (const auto* bind = std::get_if<machine::PrepareBindings>(&input)) {
+    if (auto bad = names_session(bind->session_id)) return bad;
+    if (auto bad = CheckId("runtime", bind->runtime_id)) return bad;
+    if (bind->epoch_id) return CheckId("epoch", *bind->epoch_id);
+    return std::nullopt;
+  }
+  if (const auto* ensure = std::get_if<machine::EnsureSessionWithExecutor>(&input)) {
+    return names_session(ensure->session_id);
+  }
+  if (const auto* start = std::get_if<machine::StartRun>(&input)) {
+    return CheckId("run", start->run_id);
+  }
+  if (const auto* finish = std::get_if<machine::FinishRun>(&input)) {
+    return CheckId("run", finish->run_id);
+  }
+  if (const auto* stop = std::get_if<machine::StopRuntimeExecutor>(&input)) {
+    if (stop->reason.size() > kMaxReasonBytes || !ValidUtf8(stop->reason)) {
+      return InvalidArgument(
+          fmt::format("reason must be UTF-8 of at most {} bytes", kMaxReasonBytes));
+    }
+    return std::nullopt;
+  }
+  if (std::holds_alternative<machine::Retire>(input) ||
+      std::holds_alternative<machine::Reset>(input) ||
+      std::holds_alternative<machine::RuntimeExecutorExited>(input)) {
+    return std::nullopt;
+  }
+  return InvalidArgument(fmt::format(
+      "{} is not a single-input lifecycle command (its command has effects of its own): call the "
+      "command instead",
+      machine::Name(machine::KindOf(input))));
+}
+
+// Submitted commands run in groups of at most this many (one journal batch each).
+constexpr size_t kSubmitGroup = 512;
+
 }  // namespace
+
+Reply<Done> Host::Submit(std::string_view, machine::Input, SubmitCallback) {
+  return InvalidArgument("this host takes no submitted commands: call the command instead");
+}
 
 std::string_view Name(ErrorCode code) {
   switch (code) {
@@ -265,6 +314,7 @@ bool HostImpl::StageEndOfLiveTask(Step& step, Session& s, schema::TaskCause caus
 }
 
 Reply<Done> HostImpl::RunSingle(std::string_view id, const machine::Input& input) {
+  if (auto bad = CheckSingleInput(id, input)) return *bad;
   if (auto bad = CheckId("session", id)) return *bad;
   auto locked = Acquire(id);
   if (!locked.ok()) return locked.error();
@@ -273,6 +323,101 @@ Reply<Done> HostImpl::RunSingle(std::string_view id, const machine::Input& input
   Step::Staged staged = step.Stage(input);
   if (staged.verdict != Step::Verdict::kAccepted) return Classify(step, staged, input);
   return CommitAndPublish(s, step);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submitted commands
+
+Reply<Done> HostImpl::Submit(std::string_view id, machine::Input input, SubmitCallback done) {
+  if (auto bad = CheckSingleInput(id, input)) return *bad;
+  if (auto bad = CheckId("session", id)) return *bad;
+  std::lock_guard lock(submit_mu_);
+  if (submit_stop_) return Error{ErrorCode::kUnavailable, "the host is shutting down", {}};
+  submitted_.push_back({std::string(id), std::move(input), std::move(done)});
+  // The thread sleeps only when nothing is queued, so only the first command needs to wake it.
+  if (submitted_.size() == 1) submit_cv_.notify_one();
+  if (!submitter_.joinable()) submitter_ = std::thread([this] { SubmitLoop(); });
+  return Done{};
+}
+
+void HostImpl::SubmitLoop() {
+  std::vector<Submitted> group;
+  std::unique_lock lock(submit_mu_);
+  for (;;) {
+    submit_cv_.wait(lock, [&] { return submit_stop_ || !submitted_.empty(); });
+    // After Shutdown began, what is still queued runs too: Acquire refuses it (Unavailable).
+    if (submitted_.empty()) return;
+    TakeSubmittedGroup(group);
+    lock.unlock();
+    RunSubmittedGroup(group);
+    group.clear();
+    lock.lock();
+  }
+}
+
+void HostImpl::TakeSubmittedGroup(std::vector<Submitted>& group) {
+  std::unordered_set<std::string_view> sessions;  // views of the ids in `group`
+  std::deque<Submitted> later;                    // a session's commands behind one taken
+  group.reserve(std::min(submitted_.size(), kSubmitGroup));  // no reallocation: views stay valid
+  while (!submitted_.empty() && group.size() < kSubmitGroup) {
+    Submitted& next = submitted_.front();
+    if (sessions.contains(next.session)) {
+      later.push_back(std::move(next));
+    } else {
+      group.push_back(std::move(next));
+      sessions.insert(group.back().session);
+    }
+    submitted_.pop_front();
+  }
+  // What was passed over goes back in front, in its order: each session's order is kept.
+  while (!later.empty()) {
+    submitted_.push_front(std::move(later.back()));
+    later.pop_back();
+  }
+}
+
+void HostImpl::RunSubmittedGroup(std::vector<Submitted>& group) {
+  std::vector<std::optional<Reply<Done>>> results(group.size());
+  // The sessions are locked in id order, as Start locks its sessions: two threads that hold
+  // several session locks never wait on each other in a cycle.
+  std::vector<size_t> order(group.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return group[a].session < group[b].session; });
+  std::vector<Locked> locked;  // held until the group's steps are published
+  std::vector<Step> steps;
+  std::vector<size_t> command_of_step;
+  for (size_t i : order) {
+    auto acquired = Acquire(group[i].session);
+    if (!acquired.ok()) {
+      results[i] = acquired.error();
+      continue;
+    }
+    Step step = NewStep(*acquired.value().session);
+    Step::Staged staged = step.Stage(group[i].input);
+    if (staged.verdict != Step::Verdict::kAccepted) {
+      results[i] = Classify(step, staged, group[i].input);
+      continue;  // a rejection writes nothing; the session is unlocked here
+    }
+    locked.push_back(std::move(acquired.value()));
+    steps.push_back(std::move(step));
+    command_of_step.push_back(i);
+  }
+  const Status status = Step::CommitTogether(*journal_, steps);
+  if (!status.ok()) {
+    log_->warn("{} submitted commands: journal append failed, nothing applied: {}", steps.size(),
+               status.ToString());
+  }
+  for (size_t k = 0; k < steps.size(); ++k) {
+    if (status.ok()) {
+      Committed(*locked[k].session, steps[k]);
+      results[command_of_step[k]] = Done{};
+    } else {
+      results[command_of_step[k]] = Unavailable(status);
+    }
+  }
+  locked.clear();
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(*results[i]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,10 +474,6 @@ Reply<Done> HostImpl::Register(std::string_view id) {
 }
 
 Reply<Done> HostImpl::AttachRuntime(std::string_view id, const AttachRuntimeArgs& args) {
-  if (auto bad = CheckId("runtime", args.runtime_id)) return *bad;
-  if (args.epoch_id) {
-    if (auto bad = CheckId("epoch", *args.epoch_id)) return *bad;
-  }
   return RunSingle(id, machine::PrepareBindings{std::string(id), args.runtime_id, args.fence_token,
                                                 args.generation, args.epoch_id});
 }
@@ -342,13 +483,11 @@ Reply<Done> HostImpl::EnsureExecutor(std::string_view id) {
 }
 
 Reply<Done> HostImpl::StartRun(std::string_view id, std::string_view run_id) {
-  if (auto bad = CheckId("run", run_id)) return *bad;
   return RunSingle(id, machine::StartRun{std::string(run_id)});
 }
 
 Reply<Done> HostImpl::FinishRun(std::string_view id, std::string_view run_id,
                                 machine::RunOutcome outcome) {
-  if (auto bad = CheckId("run", run_id)) return *bad;
   return RunSingle(id, machine::FinishRun{std::string(run_id), outcome});
 }
 
@@ -357,10 +496,6 @@ Reply<Done> HostImpl::Retire(std::string_view id) { return RunSingle(id, machine
 Reply<Done> HostImpl::Reset(std::string_view id) { return RunSingle(id, machine::Reset{}); }
 
 Reply<Done> HostImpl::StopRuntime(std::string_view id, std::string_view reason) {
-  if (reason.size() > kMaxReasonBytes || !ValidUtf8(reason)) {
-    return InvalidArgument(
-        fmt::format("reason must be UTF-8 of at most {} bytes", kMaxReasonBytes));
-  }
   return RunSingle(id, machine::StopRuntimeExecutor{std::string(reason)});
 }
 

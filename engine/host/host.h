@@ -249,6 +249,24 @@ class Host {
   virtual Reply<bool> Wait(std::string_view session,
                            std::optional<std::chrono::milliseconds> timeout) = 0;
 
+  // Commands without a blocked caller, for callers that keep many in flight from few threads (an
+  // event loop; `burrow bench commit`'s burrow_async). Submit takes the input of one of the
+  // lifecycle commands that decide one input and start, cancel or feed no task, and decides it
+  // exactly as that command does: machine::PrepareBindings (AttachRuntime; its session_id must be
+  // `session`), EnsureSessionWithExecutor (EnsureExecutor; likewise), StartRun, FinishRun,
+  // Retire, Reset, StopRuntimeExecutor (StopRuntime), RuntimeExecutorExited (RuntimeExited).
+  // `done` is called exactly once, with what that command would have returned, once the step is
+  // durable and published (or refused, or failed). Submitted commands are run by one thread of
+  // the host in groups: a group's accepted steps, each of a different session, are appended as
+  // ONE journal batch (one fsync), so their effects still follow their records; a session's
+  // submitted commands are decided in the order Submit accepted them. `done` runs on that thread:
+  // it must be quick, must not block and must not call the blocking commands; it may Submit.
+  // Errors returned at once, and then `done` is never called: InvalidArgument (as the command's,
+  // or an input Submit does not take, or a host that offers no Submit: the RPC client),
+  // Unavailable (the host is shutting down).
+  using SubmitCallback = std::function<void(Reply<Done>)>;
+  virtual Reply<Done> Submit(std::string_view session, machine::Input input, SubmitCallback done);
+
   // The durable inbox.
   virtual Reply<PostResult> Post(std::string_view session, const PostArgs& args) = 0;
   virtual Reply<std::vector<Message>> Delivered(std::string_view session) = 0;

@@ -16,6 +16,34 @@ class HostProducer : public Producer {
   SessionDriver driver_;
 };
 
+// One session's StartRun / FinishRun loop (as SessionDriver's) through Host::Submit.
+class AsyncHostProducer : public AsyncProducer {
+ public:
+  AsyncHostProducer(host::Host* host, std::string session)
+      : host_(host), session_(std::move(session)) {}
+
+  Status StartOp(std::function<void(Status)> done) override {
+    machine::Input input =
+        running_ ? machine::Input(machine::FinishRun{"run", machine::RunOutcome::kCommitted})
+                 : machine::Input(machine::StartRun{"run"});
+    auto submitted = host_->Submit(session_, std::move(input),
+                                   [this, done = std::move(done)](host::Reply<host::Done> reply) {
+                                     if (!reply.ok()) {
+                                       return done(FromHostError(reply.error(), "submit"));
+                                     }
+                                     running_ = !running_;
+                                     done(OkStatus());
+                                   });
+    if (!submitted.ok()) return FromHostError(submitted.error(), "submit");
+    return OkStatus();
+  }
+
+ private:
+  host::Host* const host_;
+  const std::string session_;
+  bool running_ = false;  // touched by one operation at a time
+};
+
 class HostWorkload : public Workload {
  public:
   ~HostWorkload() override {
@@ -39,6 +67,12 @@ class HostWorkload : public Workload {
     if (!registered.ok()) return FromHostError(registered.error(), "register " + session);
     return std::unique_ptr<Producer>(new HostProducer(host_.get(), std::move(session)));
   }
+  Result<std::unique_ptr<AsyncProducer>> NewAsyncProducer(int index) override {
+    std::string session = SessionId(static_cast<uint64_t>(index));
+    auto registered = host_->Register(session);
+    if (!registered.ok()) return FromHostError(registered.error(), "register " + session);
+    return std::unique_ptr<AsyncProducer>(new AsyncHostProducer(host_.get(), std::move(session)));
+  }
 
  private:
   std::unique_ptr<journal::Journal> journal_;
@@ -49,6 +83,12 @@ class HostWorkload : public Workload {
 
 WorkloadSpec BurrowHost() {
   return {"burrow", [] { return std::make_unique<HostWorkload>(); }};
+}
+
+WorkloadSpec BurrowHostAsync() {
+  return {.name = "burrow_async",
+          .make = [] { return std::make_unique<HostWorkload>(); },
+          .asynchronous = true};
 }
 
 }  // namespace burrow::bench

@@ -58,4 +58,10 @@ WorkloadSpec BurrowJournalAsync();
 // the journal's group commit.
 WorkloadSpec BurrowHost();
 
+// "burrow_async": the same sessions and commands through host::Host::Submit. Each producer (one
+// session) keeps one command in flight and submits the next from the previous one's completion,
+// all driven from one thread; the host runs submitted commands in groups whose steps share one
+// journal batch.
+WorkloadSpec BurrowHostAsync();
+
 }  // namespace burrow::bench
