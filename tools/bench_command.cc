@@ -445,8 +445,10 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
       kCommitTargetSessions));
   auto flags = std::make_shared<CommitFlags>();
   flags->common.producers = {kCommitTargetSessions};
-  AddCommonOptions(cmd, flags->common, "--sessions",
-                   "Concurrent sessions (one thread each), comma-separated: each count is a case");
+  AddCommonOptions(
+      cmd, flags->common, "--sessions",
+      "Concurrent sessions, comma-separated: each count is a case (burrow: a thread per "
+      "session; burrow_async: one command in flight per session, one driving thread)");
   cmd->add_option("--csv", flags->csv,
                   "Also write one CSV row per --sessions value to this file (a sweep)");
   cmd->add_option("--png", flags->png,
@@ -500,9 +502,13 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
     std::vector<std::vector<std::string>> rows = {{"mode", "sessions", "records/s", "spread",
                                                    "p50 µs", "p99 µs", "× naive (same)",
                                                    "× naive 1", "× sqlite 1", "× batched"}};
-    json out = {{"bench", "commit"},        {"command", command},
-                {"machine", MachineJson()}, {"seconds", common.seconds},
-                {"runs", common.runs},      {"threading", "one thread per session"},
+    json out = {{"bench", "commit"},
+                {"command", command},
+                {"machine", MachineJson()},
+                {"seconds", common.seconds},
+                {"runs", common.runs},
+                {"threading",
+                 "burrow: one thread per session; burrow_async: Host::Submit, one driving thread"},
                 {"results", json::array()}};
     std::vector<std::vector<std::string>> csv = {
         std::vector<std::string>(std::begin(bench::kSweepColumns), std::end(bench::kSweepColumns))};

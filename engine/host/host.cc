@@ -359,7 +359,10 @@ void HostImpl::TakeSubmittedGroup(std::vector<Submitted>& group) {
   std::unordered_set<std::string_view> sessions;  // views of the ids in `group`
   std::deque<Submitted> later;                    // a session's commands behind one taken
   group.reserve(std::min(submitted_.size(), kSubmitGroup));  // no reallocation: views stay valid
-  while (!submitted_.empty() && group.size() < kSubmitGroup) {
+  // The scan is bounded too: a caller queueing thousands of commands on one session must not
+  // make every group look at all of them.
+  while (!submitted_.empty() && group.size() < kSubmitGroup &&
+         group.size() + later.size() < 4 * kSubmitGroup) {
     Submitted& next = submitted_.front();
     if (sessions.contains(next.session)) {
       later.push_back(std::move(next));

@@ -1153,14 +1153,25 @@ class FailingWalFileSystem : public rocksdb::FileSystemWrapper {
   };
 };
 
-TEST_F(JournalTest, FailedWriteIsUnavailableAppliesNothingAndTheJournalCarriesOn) {
-  auto fs = std::make_shared<FailingWalFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  {
+// A journal over a FailingWalFileSystem (not yet armed) that holds records 1..3.
+struct FailingWalJournal {
+  explicit FailingWalJournal(const std::string& dir) {
     Options options;
     options.env = env.get();
-    auto journal = OpenOrDie(Dir(), options);
+    journal = OpenOrDie(dir, options);
     AppendN(*journal, "a", 3);
+  }
+  std::shared_ptr<FailingWalFileSystem> fs =
+      std::make_shared<FailingWalFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  std::unique_ptr<Journal> journal;  // closed before the Env it uses
+};
+
+TEST_F(JournalTest, FailedWriteIsUnavailableAppliesNothingAndTheJournalCarriesOn) {
+  {
+    FailingWalJournal failing(Dir());
+    auto& journal = failing.journal;
+    auto& fs = failing.fs;
     fs->armed = true;
     Batch batch = OneRecord("a", "lost");
     batch.state_puts.push_back({"k", "v"});
@@ -1381,12 +1392,9 @@ TEST_F(JournalTest, ClosingTheJournalCompletesEveryQueuedAppendAsyncAndRefusesNe
 }
 
 TEST_F(JournalTest, FailedWriteFailsItsAppendAsyncCallsAndTheJournalCarriesOn) {
-  auto fs = std::make_shared<FailingWalFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  Options options;
-  options.env = env.get();
-  auto journal = OpenOrDie(Dir(), options);
-  AppendN(*journal, "a", 3);
+  FailingWalJournal failing(Dir());
+  auto& journal = failing.journal;
+  auto& fs = failing.fs;
   fs->armed = true;
   Completions completions;
   Batch batch = OneRecord("a", "lost");

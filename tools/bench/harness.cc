@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <latch>
 #include <mutex>
 #include <thread>
@@ -28,6 +29,18 @@ Status Validate(const RunOptions& options) {
   }
   if (options.parent_dir.empty()) return InvalidArgumentError("parent_dir is empty");
   return OkStatus();
+}
+
+// Waits on `cv` until `over()` holds or, with a duration, the run's time is up.
+void WaitUntilOver(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                   Clock::time_point started, const RunOptions& options,
+                   const std::function<bool()>& over) {
+  if (options.duration.count() > 0) {
+    cv.wait_until(lock, started + std::chrono::duration_cast<Clock::duration>(options.duration),
+                  over);
+  } else {
+    cv.wait(lock, over);
+  }
 }
 
 // Starts every producer at once, stops them when the time is up, when each has done its
@@ -81,13 +94,7 @@ std::vector<std::unique_ptr<ProducerSlot>> Drive(std::vector<std::unique_ptr<Pro
   start.count_down();
   {
     std::unique_lock lock(mu);
-    auto over = [&] { return finished == count || failed; };
-    if (options.duration.count() > 0) {
-      done_cv.wait_until(
-          lock, started + std::chrono::duration_cast<Clock::duration>(options.duration), over);
-    } else {
-      done_cv.wait(lock, over);
-    }
+    WaitUntilOver(lock, done_cv, started, options, [&] { return finished == count || failed; });
   }
   stop.store(true, std::memory_order_relaxed);
   for (std::thread& thread : threads) thread.join();
@@ -142,13 +149,7 @@ std::vector<std::unique_ptr<ProducerSlot>> DriveAsync(
   started = Clock::now();
   for (size_t i = 0; i < count; ++i) start_op(i);
   std::unique_lock lock(mu);
-  auto over = [&] { return finished == count || failed; };
-  if (options.duration.count() > 0) {
-    done_cv.wait_until(
-        lock, started + std::chrono::duration_cast<Clock::duration>(options.duration), over);
-  } else {
-    done_cv.wait(lock, over);
-  }
+  WaitUntilOver(lock, done_cv, started, options, [&] { return finished == count || failed; });
   stop.store(true, std::memory_order_relaxed);
   // The chains still running end with their operation in flight.
   done_cv.wait(lock, [&] { return finished == count; });

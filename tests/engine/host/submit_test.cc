@@ -102,6 +102,27 @@ TEST_F(SubmitTest, ASessionsCommandsAreDecidedInTheOrderSubmittedAndEachAnswered
   ExpectHostEqualsReplay(ids);
 }
 
+TEST_F(SubmitTest, OneSessionsLongQueueRunsInOrderNextToOtherSessions) {
+  ASSERT_TRUE(host_->Register("busy").ok());
+  ASSERT_TRUE(host_->Register("other").ok());
+  Answers answers;
+  constexpr int kRuns = 1500;  // 3,000 commands queued on one session at once
+  for (int i = 0; i < kRuns; ++i) {
+    const std::string run = "r" + std::to_string(i);
+    ASSERT_TRUE(host_->Submit("busy", Start(run), answers.For("busy")).ok());
+    ASSERT_TRUE(host_->Submit("busy", Finish(run), answers.For("busy")).ok());
+  }
+  ASSERT_TRUE(host_->Submit("other", Start("x"), answers.For("other")).ok());
+  const auto got = answers.WaitFor(2 * kRuns + 1);
+  ASSERT_EQ(got.size(), 2u * kRuns + 1);
+  for (const auto& [key, reply] : got) {
+    ASSERT_TRUE(reply.ok()) << key << ": " << reply.error().reason;
+  }
+  EXPECT_EQ(PhaseOf("busy"), Phase::kIdle);
+  EXPECT_EQ(PhaseOf("other"), Phase::kRunning);
+  ExpectHostEqualsReplay({"busy", "other"});
+}
+
 TEST_F(SubmitTest, RefusalsComeAtOnceAndRejectionsWriteNothing) {
   ASSERT_TRUE(host_->Register("s").ok());
   Answers answers;
