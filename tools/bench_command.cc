@@ -522,13 +522,17 @@ void AddCommitCommand(CLI::App& bench, int& exit_code) {
       out["results"].push_back(ResultJson(result));
       if (result.mode != burrow.name) continue;
       const CaseResult* same = Find(*results, naive.name, result.producers);
+      const CaseResult* async = Find(*results, burrow_async.name, result.producers);
       csv.push_back(
           {std::to_string(result.producers), fmt::format("{:.0f}", result.median.records_per_s),
            fmt::format("{:.1f}", result.median.p50_us), fmt::format("{:.1f}", result.median.p99_us),
            fmt::format("{:.0f}", PerS(same)), fmt::format("{:.1f}", same ? same->median.p50_us : 0),
            fmt::format("{:.1f}", same ? same->median.p99_us : 0),
            fmt::format("{:.0f}", PerS(naive1)), fmt::format("{:.0f}", PerS(batched1)),
-           fmt::format("{:.0f}", PerS(sqlite1)), fmt::format("{:.0f}", PerS(floor1))});
+           fmt::format("{:.0f}", PerS(sqlite1)), fmt::format("{:.0f}", PerS(floor1)),
+           fmt::format("{:.0f}", PerS(async)),
+           fmt::format("{:.1f}", async ? async->median.p50_us : 0),
+           fmt::format("{:.1f}", async ? async->median.p99_us : 0)});
     }
 
     // The headline: kCommitTargetSessions if measured, else the largest count.

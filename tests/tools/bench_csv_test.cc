@@ -38,8 +38,8 @@ TEST(ChartTest, TheSweepScriptReadsTheCsvAndWritesThePng) {
   EXPECT_NE(script.find("'in''s.csv' using 1:2"), std::string::npos);
   EXPECT_NE(script.find("2 CPUs"), std::string::npos);
   // One column per kSweepColumns entry: the script uses the last one.
-  EXPECT_EQ(std::size(kSweepColumns), 11u);
-  EXPECT_NE(script.find("using 1:11"), std::string::npos);
+  EXPECT_EQ(std::size(kSweepColumns), 14u);
+  EXPECT_NE(script.find("using 1:14"), std::string::npos);
 }
 
 TEST(SessionIdTest, IdsAreUuidShapedAndDistinct) {

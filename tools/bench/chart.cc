@@ -28,7 +28,8 @@ std::string GnuplotQuote(std::string_view text) {
 std::string CommitSweepScript(std::string_view csv_path, std::string_view png_path,
                               std::string_view subtitle) {
   // Columns (1-based): 1 sessions, 2 burrow/s, 3 p50, 4 p99, 5 naive/s, 6-7 naive p50/p99,
-  // 8 naive 1 writer/s, 9 raw batched/s, 10 sqlite/s, 11 fdatasync/s.
+  // 8 naive 1 writer/s, 9 raw batched/s, 10 sqlite/s, 11 fdatasync/s, 12 burrow_async/s,
+  // 13-14 its p50/p99.
   return fmt::format(
       R"(set terminal pngcairo size 1280,560 font 'DejaVu Sans,10' noenhanced
 set output {png}
@@ -38,23 +39,26 @@ set multiplot layout 1,2 title {title}
 set logscale xy
 set xrange [0.7:1500]
 set grid
-set xlabel 'concurrent sessions (one thread each)'
+set xlabel 'concurrent sessions (one command in flight each)'
 set ylabel 'durable transitions (records) per second'
 set key top left
 set yrange [*:2e6]
 set format y '%.0s%c'
-plot {csv} using 1:2 with linespoints lw 2 pt 7 title 'burrow (full engine)', \
+plot {csv} using 1:2 with linespoints lw 2 pt 7 lc rgb '#9400d3' title 'burrow (full engine, a thread per session)', \
+     {csv} using 1:12 with linespoints lw 2 pt 13 lc rgb '#009e73' title 'burrow_async (Host::Submit, one driving thread)', \
      {csv} using 1:5 with linespoints lw 1 pt 5 title 'naive RocksDB (synced put each, same concurrency)', \
      {csv} using 1:9 with lines lw 1 dt 2 title 'raw batched RocksDB (128/sync, 1 writer)', \
      {csv} using 1:8 with lines lw 1 dt 3 title 'naive RocksDB (1 writer)', \
      {csv} using 1:10 with lines lw 1 dt 4 title 'SQLite WAL FULL (1 writer)', \
      {csv} using 1:11 with lines lw 1 dt 5 title 'fdatasync of 256 B (1 writer)'
-set ylabel 'burrow command latency (µs)'
+set ylabel 'command latency (µs)'
 set format y '%g'
 set yrange [*:*]
 set key bottom right
-plot {csv} using 1:3 with linespoints lw 2 pt 7 title 'p50', \
-     {csv} using 1:4 with linespoints lw 2 pt 9 title 'p99'
+plot {csv} using 1:3 with linespoints lw 2 pt 7 lc rgb '#9400d3' title 'burrow p50', \
+     {csv} using 1:4 with linespoints lw 2 pt 9 dt 2 lc rgb '#9400d3' title 'burrow p99', \
+     {csv} using 1:13 with linespoints lw 2 pt 13 lc rgb '#009e73' title 'burrow_async p50', \
+     {csv} using 1:14 with linespoints lw 2 pt 11 dt 2 lc rgb '#009e73' title 'burrow_async p99'
 unset multiplot
 )",
       fmt::arg("png", GnuplotQuote(png_path)), fmt::arg("csv", GnuplotQuote(csv_path)),

@@ -23,12 +23,16 @@ inline constexpr const char* kSweepColumns[] = {"sessions",
                                                 "naive_rocksdb_1_per_s",
                                                 "raw_batched_rocksdb_per_s",
                                                 "sqlite_per_s",
-                                                "fdatasync_per_s"};
+                                                "fdatasync_per_s",
+                                                "burrow_async_per_s",
+                                                "burrow_async_p50_us",
+                                                "burrow_async_p99_us"};
 
 // A gnuplot script that reads the commit sweep CSV at `csv_path` (columns kSweepColumns) and
 // writes a 1280x560 PNG to `png_path`: on the left durable transitions/s against sessions (log
-// scales) for Burrow, naive RocksDB at the same concurrency and the one-writer baselines; on
-// the right Burrow's p50 and p99 command latency. `subtitle` names the machine and the run.
+// scales) for Burrow (blocking commands and Host::Submit), naive RocksDB at the same concurrency
+// and the one-writer baselines; on the right Burrow's p50 and p99 command latency, both ways.
+// `subtitle` names the machine and the run.
 std::string CommitSweepScript(std::string_view csv_path, std::string_view png_path,
                               std::string_view subtitle);
 
