@@ -11,8 +11,12 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
 void AddJournalInspectionCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
-// `burrow bench rpc`, registered by AddBenchCommand on its `bench` subcommand.
+// `burrow bench rpc`, `commit`, `recovery` and `memory`, registered by AddBenchCommand on its
+// `bench` subcommand.
 void AddBenchRpcCommand(CLI::App& bench, int& exit_code);
+void AddBenchCommitCommand(CLI::App& bench, int& exit_code);
+void AddBenchRecoveryCommand(CLI::App& bench, int& exit_code);
+void AddBenchMemoryCommand(CLI::App& bench, int& exit_code);
 void AddDrillCommand(CLI::App& app, int& exit_code);
 
 }  // namespace burrow::tools
