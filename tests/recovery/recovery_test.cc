@@ -375,6 +375,20 @@ TEST_F(SnapshotRecoveryTest, AnUnregisteredSessionDoesNotComeBackAfterTruncation
   EXPECT_EQ(host_->Sessions().value(), std::vector<std::string>{"kept"});
 }
 
+// A stream whose snapshots cannot be loaded (here: one that does not decode) is stale unless the
+// replay rebuilds a live session for it.
+TEST_F(SnapshotRecoveryTest, UnloadableSnapshotsAreStaleUnlessTheirSessionLives) {
+  Ok(host_->Register("kept"));
+  const uint64_t seq = journal_->LastSequence();
+  ASSERT_TRUE(journal_->WriteSnapshot(journal::Snapshot{"ghost", seq, "not a snapshot"}).ok());
+  ASSERT_TRUE(journal_->WriteSnapshot(journal::Snapshot{"kept", seq, "not a snapshot"}).ok());
+  auto rebuilt = Rebuild(*journal_);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->snapshots_loaded, 0u);
+  EXPECT_EQ(rebuilt->snapshots_damaged.size(), 2u);
+  EXPECT_EQ(rebuilt->stale_snapshot_streams, std::vector<std::string>{"ghost"});
+}
+
 TEST_F(SnapshotRecoveryTest, SnapshotsOfSessionsThatNoLongerExistAreDeletedOnRecovery) {
   Ok(host_->Register("gone"));
   for (int i = 0; i < 5; ++i) Ok(host_->Register("gone"));  // a snapshot of "gone"
