@@ -62,19 +62,23 @@ class HostWorkload : public Workload {
   }
 
   Result<std::unique_ptr<Producer>> NewProducer(int index) override {
-    std::string session = SessionId(static_cast<uint64_t>(index));
-    auto registered = host_->Register(session);
-    if (!registered.ok()) return FromHostError(registered.error(), "register " + session);
+    BURROW_ASSIGN_OR_RETURN(std::string session, RegisterSession(index));
     return std::unique_ptr<Producer>(new HostProducer(host_.get(), std::move(session)));
   }
   Result<std::unique_ptr<AsyncProducer>> NewAsyncProducer(int index) override {
-    std::string session = SessionId(static_cast<uint64_t>(index));
-    auto registered = host_->Register(session);
-    if (!registered.ok()) return FromHostError(registered.error(), "register " + session);
+    BURROW_ASSIGN_OR_RETURN(std::string session, RegisterSession(index));
     return std::unique_ptr<AsyncProducer>(new AsyncHostProducer(host_.get(), std::move(session)));
   }
 
  private:
+  // Registers producer `index`'s session (untimed) and returns its id.
+  Result<std::string> RegisterSession(int index) {
+    std::string session = SessionId(static_cast<uint64_t>(index));
+    auto registered = host_->Register(session);
+    if (!registered.ok()) return FromHostError(registered.error(), "register " + session);
+    return session;
+  }
+
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<host::Host> host_;
 };
