@@ -33,10 +33,9 @@ namespace {
 // ~1,400 bytes per recovered session).
 Status LoadSnapshots(const journal::Journal& journal, uint64_t up_to, Rebuilt& out,
                      std::vector<std::string>& unloaded) {
-  return journal.ScanSnapshots([&](std::string_view stream_view,
+  return journal.ScanSnapshots([&](std::string_view stream,
                                    std::vector<journal::Snapshot>& snapshots,
                                    std::vector<journal::Damage>& damaged) {
-    const std::string stream(stream_view);
     for (auto& d : damaged) out.snapshots_damaged.push_back(std::move(d));
     host::RecoveredSession recovered;
     bool loaded = false;
@@ -66,9 +65,9 @@ Status LoadSnapshots(const journal::Journal& journal, uint64_t up_to, Rebuilt& o
     }
     if (loaded) {
       ++out.snapshots_loaded;
-      out.sessions.emplace_hint(out.sessions.end(), stream, std::move(recovered));
+      out.sessions.emplace_hint(out.sessions.end(), std::string(stream), std::move(recovered));
     } else {
-      unloaded.push_back(stream);
+      unloaded.emplace_back(stream);
     }
     return true;
   });

@@ -112,8 +112,10 @@ void AddBenchCommitCommand(CLI::App& bench, int& exit_code) {
                   "Also write one CSV row per --sessions value to this file (a sweep)");
   cmd->add_option("--png", flags->png,
                   "Also draw the sweep as a PNG chart with gnuplot (needs --csv)");
-  cmd->add_flag("--no-baselines", flags->no_baselines,
-                "Run only burrow (to profile the engine, e.g. under perf); no ratios, no targets");
+  cmd->add_flag(
+      "--no-baselines", flags->no_baselines,
+      "Run only burrow and burrow_async (to profile the engine, e.g. under perf); no ratios, "
+      "no targets");
   cmd->callback([flags, &exit_code] {
     const BenchFlags& common = flags->common;
     if (!flags->png.empty() && flags->csv.empty()) {
