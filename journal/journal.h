@@ -136,6 +136,27 @@ struct Damage {
   std::string what;     // "checksum mismatch", "gap: expected 41, found 43", ...
 };
 
+// A record as ScanUnverified hands it over: its sequence (contiguity already checked) and the
+// value exactly as stored (crc ‖ stream length ‖ stream ‖ payload), not yet verified. A view into
+// the journal's read buffer, valid only while the visit that received it runs.
+struct UnverifiedRecord {
+  uint64_t seq = 0;
+  std::string_view value;
+
+  // The stream the value's header names, to route the record to whoever verifies it. Unverified:
+  // a damaged header names arbitrary bytes of the value (or none).
+  std::string_view ClaimedStream() const;
+  // Where the payload starts in `value`, as the header claims (unverified; at most its size).
+  size_t ClaimedPayloadOffset() const;
+};
+
+// Verifies a record that ScanUnverified handed over, or a copy of its value: the checks Scan
+// makes, with the same error. On success `out` views `value`.
+// Errors: DataLoss "record N (key ...): checksum mismatch" and the like (`damage`, when given, is
+//         filled in).
+Status VerifyRecord(uint64_t seq, std::string_view value, RecordView& out,
+                    Damage* damage = nullptr);
+
 // One stored record as ScanStored sees it: the exact key and value bytes RocksDB holds, and the
 // verified record when the value passes its checks.
 struct StoredRecord {
@@ -220,6 +241,13 @@ class Journal {
   virtual Status ScanViews(uint64_t from, uint64_t to,
                            const std::function<bool(const RecordView&)>& visit,
                            Damage* damage = nullptr) const = 0;
+  // ScanViews without the checksum: contiguity is checked, each value is left for the caller to
+  // verify with VerifyRecord, which lets a caller spread that work over threads (recovery's
+  // replay lanes, so the scan, its critical path, only reads). A caller that uses a record before
+  // verifying it is on its own. Errors: DataLoss (a gap or a malformed key, as Scan), Unavailable.
+  virtual Status ScanUnverified(uint64_t from, uint64_t to,
+                                const std::function<bool(const UnverifiedRecord&)>& visit,
+                                Damage* damage = nullptr) const = 0;
 
   // For inspection tools that must report every problem, not the first (`burrow journal verify`,
   // `show --hex`): visits every key stored in the records family from RecordKey(from) to

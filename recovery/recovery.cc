@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/crc32c.h"
 #include "engine/host/session_image.h"
 #include "engine/machine/types.h"
 #include "schema/codec.h"
@@ -150,37 +151,33 @@ class SessionIndex {
   size_t size_ = 0;
 };
 
-// Records copied out of the journal's scan, in sequence order, for one lane.
+// Records copied out of the journal's scan, in sequence order, for one lane: their stored values,
+// verified by the lane (VerifyRecord), not by the scan.
 struct Batch {
   static constexpr size_t kPayloadAlignment = 8;  // capnp::word
   struct Entry {
     uint64_t seq;
-    uint64_t hash;  // of the stream
-    uint32_t stream_at, stream_size, payload_at, payload_size;
+    uint32_t value_at, value_size;
   };
   std::vector<Entry> entries;
   std::string bytes;
 
-  void Add(const journal::RecordView& record, uint64_t hash) {
-    Entry entry{record.seq,
-                hash,
-                static_cast<uint32_t>(bytes.size()),
-                static_cast<uint32_t>(record.stream.size()),
-                0,
-                static_cast<uint32_t>(record.payload.size())};
-    bytes += record.stream;
-    // Payloads start on an 8-byte boundary (the buffer itself is at least 8-byte aligned), so
-    // that the lane's decoder reads them in place instead of copying each into aligned memory.
-    bytes.append((kPayloadAlignment - bytes.size() % kPayloadAlignment) % kPayloadAlignment, '\0');
-    entry.payload_at = static_cast<uint32_t>(bytes.size());
-    bytes += record.payload;
-    entries.push_back(entry);
+  Batch();  // reserves a full batch, so that filling one never copies it to grow
+  void Add(const journal::UnverifiedRecord& record) {
+    // The payload follows the header and the stream; it starts on an 8-byte boundary (the buffer
+    // itself is at least 8-byte aligned) so that the lane's decoder reads it in place instead of
+    // copying each into aligned memory. A damaged header misplaces it, and the record fails
+    // verification before anything decodes it.
+    const size_t payload_at = record.ClaimedPayloadOffset();
+    bytes.append(
+        (kPayloadAlignment - (bytes.size() + payload_at) % kPayloadAlignment) % kPayloadAlignment,
+        '\0');
+    entries.push_back(Entry{record.seq, static_cast<uint32_t>(bytes.size()),
+                            static_cast<uint32_t>(record.value.size())});
+    bytes += record.value;
   }
-  std::string_view Stream(const Entry& e) const {
-    return std::string_view(bytes).substr(e.stream_at, e.stream_size);
-  }
-  std::string_view Payload(const Entry& e) const {
-    return std::string_view(bytes).substr(e.payload_at, e.payload_size);
+  std::string_view Value(const Entry& e) const {
+    return std::string_view(bytes).substr(e.value_at, e.value_size);
   }
   void Clear() {
     entries.clear();
@@ -194,6 +191,11 @@ struct Batch {
 constexpr size_t kBatchRecords = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
 constexpr size_t kBatchesQueued = 64;
+
+Batch::Batch() {
+  entries.reserve(kBatchRecords);
+  bytes.reserve(kBatchBytes + 4096);  // the record that fills it up is usually small
+}
 
 // One lane of the replay: the sessions whose stream hashes to it, replayed in sequence order.
 // Sessions are independent, so lanes run in parallel; every check runs exactly as in a
@@ -263,51 +265,79 @@ class Lane {
   // How far ahead the slot of a record's session is prefetched, and (half as far) the session.
   static constexpr size_t kPrefetchSlot = 16;
   static constexpr size_t kPrefetchSession = 8;
+  static constexpr size_t kPrefetchStrings = 4;
+  static constexpr size_t kCacheLine = 64;
+
+  // A record of the batch whose checksum passed, and its stream's hash (SessionIndex::Hash).
+  struct Verified {
+    journal::RecordView record;
+    uint64_t hash;
+  };
 
   void Replay(const Batch& batch) {
-    const size_t n = batch.entries.size();
+    // First the checksums (and the streams' hashes) of the whole batch, up to its first damaged
+    // record: the scan only reads, since it is the replay's critical path. The records before the
+    // damage are replayed first, as a sequential replay would: one of them may fail earlier.
+    verified_.clear();
+    Status damage;
+    for (const Batch::Entry& entry : batch.entries) {
+      journal::RecordView view;
+      damage = journal::VerifyRecord(entry.seq, batch.Value(entry), view);
+      if (!damage.ok()) break;
+      verified_.push_back(Verified{view, SessionIndex::Hash(view.stream)});
+    }
+    const size_t n = verified_.size();
     // Lookups done ahead of use, so the session's own cache lines can be prefetched too. A miss
     // found ahead is looked up again when used: the session may have been created since.
     std::array<host::RecoveredSession*, kPrefetchSession> ahead{};
     for (size_t i = 0; i < n && i < kPrefetchSlot; ++i) {
-      __builtin_prefetch(index_.SlotFor(batch.entries[i].hash));
+      __builtin_prefetch(index_.SlotFor(verified_[i].hash));
     }
     for (size_t i = 0; i < n && i < kPrefetchSession; ++i) {
-      ahead[i] = LookAhead(batch, i);
+      ahead[i] = LookAhead(verified_[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       if (i + kPrefetchSlot < n) {
-        __builtin_prefetch(index_.SlotFor(batch.entries[i + kPrefetchSlot].hash));
+        __builtin_prefetch(index_.SlotFor(verified_[i + kPrefetchSlot].hash));
       }
       host::RecoveredSession* found = ahead[i % kPrefetchSession];
+      if (host::RecoveredSession* soon = ahead[(i + kPrefetchStrings) % kPrefetchSession]) {
+        host::PrefetchStateStrings(soon->image);
+      }
       if (i + kPrefetchSession < n)
-        ahead[i % kPrefetchSession] = LookAhead(batch, i + kPrefetchSession);
-      const Batch::Entry& entry = batch.entries[i];
-      if (!One(entry.seq, entry.hash, batch.Stream(entry), batch.Payload(entry), found)) {
-        error_seq_ = entry.seq;
+        ahead[i % kPrefetchSession] = LookAhead(verified_[i + kPrefetchSession]);
+      if (!One(verified_[i], found)) {
+        error_seq_ = verified_[i].record.seq;
         return;
       }
     }
+    if (!damage.ok()) {
+      error_ = std::move(damage);
+      error_seq_ = batch.entries[n].seq;
+    }
   }
 
-  host::RecoveredSession* LookAhead(const Batch& batch, size_t i) {
-    const Batch::Entry& entry = batch.entries[i];
-    host::RecoveredSession* found = index_.Find(batch.Stream(entry), entry.hash);
+  host::RecoveredSession* LookAhead(const Verified& v) {
+    host::RecoveredSession* found = index_.Find(v.record.stream, v.hash);
     if (found != nullptr) {
-      __builtin_prefetch(&found->image.last_seq);
-      __builtin_prefetch(&found->image.state);
+      // Every line of the image: the replay reads its counters, flags and state, which span ~8.
+      const char* image = reinterpret_cast<const char*>(&found->image);
+      for (size_t at = 0; at < sizeof(host::SessionImage); at += kCacheLine) {
+        __builtin_prefetch(image + at);
+      }
     }
     return found;
   }
 
   // Replays one record (or skips it: covered by its session's snapshot). False: error_ is set.
-  bool One(uint64_t seq, uint64_t hash, std::string_view stream, std::string_view payload,
-           host::RecoveredSession* found) {
-    if (found == nullptr) found = index_.Find(stream, hash);
+  bool One(const Verified& v, host::RecoveredSession* found) {
+    const uint64_t seq = v.record.seq;
+    const std::string_view stream = v.record.stream;
+    if (found == nullptr) found = index_.Find(stream, v.hash);
     if (found != nullptr && seq <= found->image.last_seq) {
       return true;  // covered by the session's snapshot
     }
-    error_ = decoder_.Decode(seq, payload, envelope_);
+    error_ = decoder_.Decode(seq, v.record.payload, envelope_);
     if (!error_.ok()) return false;
     const schema::RecordEnvelope& decoded = envelope_;
     if (decoded.session_id.empty()) return true;  // a recovery marker
@@ -319,7 +349,7 @@ class Lane {
     if (found == nullptr) {
       auto node = created_.try_emplace(std::string(stream)).first;
       found = &node->second;
-      index_.Insert(node->first, hash, found);
+      index_.Insert(node->first, v.hash, found);
     }
     host::RecoveredSession& session = *found;
     bool fresh = session.image.session_seq == 0 || session.image.removed;
@@ -351,6 +381,7 @@ class Lane {
   }
 
   SessionIndex index_;
+  std::vector<Verified> verified_;                         // of the batch being replayed
   std::map<std::string, host::RecoveredSession> created_;  // sessions without a snapshot
   std::map<std::string, std::pair<uint64_t, uint64_t>> orphans_;
   // One decoder and one envelope per lane: decoding reuses their buffers.
@@ -372,10 +403,10 @@ class Lane {
 // caller's thread loads the snapshots meanwhile (Rebuild).
 constexpr unsigned kMaxLanes = 2;
 
-size_t LaneOf(uint64_t hash, size_t lanes) {
-  // The high bits: the index uses the low ones, which a lane's sessions would otherwise share.
-  return static_cast<size_t>((hash >> 40) % lanes);
-}
+// The scan routes records by their claimed stream before anything verifies them: a cheap hash
+// (the crc32c instruction), unrelated to the index's, so that a lane's sessions do not share
+// the index's low bits. A damaged record may go to any lane, which reports it.
+size_t LaneOf(std::string_view stream, size_t lanes) { return crc32c::Value(stream) % lanes; }
 
 }  // namespace
 
@@ -391,9 +422,10 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
     return NotFoundError(fmt::format("sequence {} was truncated; the journal starts at {}",
                                      out.last_seq, out.first_seq));
   }
-  // Three things overlap: the scan of the records (RocksDB iteration, checksums, copies) runs
-  // on its own thread from the start, while this one loads the snapshots (a second RocksDB
-  // scan); then the lanes decode and fold what the scan queued. On two cores a restart costs
+  // Three things overlap: the scan of the records (RocksDB iteration and a copy of each value:
+  // it is replay's critical path, so it leaves the checksums to the lanes) runs on its own
+  // thread from the start, while this one loads the snapshots (a second RocksDB scan); then the
+  // lanes verify, decode and fold what the scan queued. On two cores a restart costs
   // about the larger of the two scans instead of their sum, and replay about the larger of scan
   // and fold. Until the lanes start, the scan may queue up to kBatchesQueued batches per lane.
   const size_t lanes = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxLanes);
@@ -404,14 +436,13 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
   std::thread scanner([&] {
     std::vector<std::unique_ptr<Batch>> filling;
     for (auto& l : lane) filling.push_back(l->TakeEmpty());
-    scanned =
-        journal.ScanViews(out.first_seq, out.last_seq, [&](const journal::RecordView& record) {
+    scanned = journal.ScanUnverified(
+        out.first_seq, out.last_seq, [&](const journal::UnverifiedRecord& record) {
           if (failed.load(std::memory_order_relaxed)) return false;  // no need to go on
           ++out.records_scanned;
-          const uint64_t hash = SessionIndex::Hash(record.stream);
-          const size_t to = LaneOf(hash, lanes);
+          const size_t to = LaneOf(record.ClaimedStream(), lanes);
           Batch& batch = *filling[to];
-          batch.Add(record, hash);
+          batch.Add(record);
           if (batch.entries.size() >= kBatchRecords || batch.bytes.size() >= kBatchBytes) {
             lane[to]->Push(std::move(filling[to]));
             filling[to] = lane[to]->TakeEmpty();
@@ -429,8 +460,7 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
   if (loaded.ok()) {
     for (auto& l : lane) l->index().Reserve(out.sessions.size() / lanes + 1);
     for (auto& [stream, session] : out.sessions) {
-      const uint64_t hash = SessionIndex::Hash(stream);
-      lane[LaneOf(hash, lanes)]->index().Insert(stream, hash, &session);
+      lane[LaneOf(stream, lanes)]->index().Insert(stream, SessionIndex::Hash(stream), &session);
     }
   } else {
     failed.store(true);
@@ -474,8 +504,8 @@ Result<Rebuilt> Rebuild(const journal::Journal& journal, std::optional<uint64_t>
     if (session.image.removed) out.stale_snapshot_streams.push_back(stream);
   }
   for (std::string& stream : unloaded_snapshot_streams) {
-    const uint64_t hash = SessionIndex::Hash(stream);
-    const host::RecoveredSession* found = lane[LaneOf(hash, lanes)]->index().Find(stream, hash);
+    const host::RecoveredSession* found =
+        lane[LaneOf(stream, lanes)]->index().Find(stream, SessionIndex::Hash(stream));
     if (found == nullptr || found->image.removed) {
       out.stale_snapshot_streams.push_back(std::move(stream));
     }

@@ -49,6 +49,15 @@ Status FoldTransition(SessionImage& image, const schema::RecordEnvelope& record,
 
 }  // namespace
 
+void PrefetchStateStrings(const SessionImage& image) {
+  const machine::State& state = image.state;
+  for (const std::optional<std::string>* id :
+       {&state.session_id, &state.runtime_id, &state.epoch_id, &state.current_run_id,
+        &state.ingress_transport_id, &state.ingress_mob_id}) {
+    if (id->has_value()) __builtin_prefetch((*id)->data());
+  }
+}
+
 Status Fold(SessionImage& image, const schema::RecordEnvelope& record, SessionCheck session_check) {
   // A session that was unregistered may be registered again: its new life starts over at
   // per-session sequence 1 with a fresh authority.

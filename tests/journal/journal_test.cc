@@ -579,6 +579,108 @@ TEST_F(DamageTest, FlippedByteInTheStreamFieldIsDataLoss) {
   EXPECT_EQ(damage.seq, 2u);
 }
 
+// ScanUnverified hands every value over as stored, damaged or not; VerifyRecord then finds
+// exactly what Scan would have.
+TEST_F(DamageTest, ScanUnverifiedLeavesTheChecksumToVerifyRecordWhichFindsWhatScanFinds) {
+  {
+    RawDb raw(Dir());
+    std::string value = raw.Get("records", format::RecordKey(4));
+    value[value.size() - 1] ^= 0x20;
+    raw.Put("records", format::RecordKey(4), value);
+  }
+  auto journal = OpenOrDie(Dir());
+  Damage scan_damage;
+  Status scanned = journal->Scan(
+      1, 6, [](const Record&) { return true; }, &scan_damage);
+  ASSERT_EQ(scanned.code(), StatusCode::kDataLoss);
+
+  std::vector<std::tuple<uint64_t, std::string, std::string>> verified;
+  std::vector<uint64_t> seen;
+  Status verify_error;
+  Damage verify_damage;
+  ASSERT_TRUE(journal
+                  ->ScanUnverified(1, 6,
+                                   [&](const UnverifiedRecord& r) {
+                                     seen.push_back(r.seq);
+                                     EXPECT_EQ(r.ClaimedStream(), r.seq % 2 ? "odd" : "even");
+                                     RecordView view;
+                                     Status s = VerifyRecord(r.seq, r.value, view, &verify_damage);
+                                     if (!s.ok()) {
+                                       verify_error = s;
+                                       return true;
+                                     }
+                                     EXPECT_EQ(
+                                         r.ClaimedPayloadOffset(),
+                                         static_cast<size_t>(view.payload.data() - r.value.data()));
+                                     verified.emplace_back(view.seq, view.stream, view.payload);
+                                     return true;
+                                   })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));  // the damaged one included
+  EXPECT_EQ(verify_error.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(verify_error.message(), scanned.message());
+  EXPECT_EQ(verify_damage.seq, 4u);
+  EXPECT_EQ(verify_damage.key_hex, scan_damage.key_hex);
+  EXPECT_EQ(verify_damage.what, "checksum mismatch");
+  ASSERT_EQ(verified.size(), 5u);
+  EXPECT_EQ(verified[0], std::make_tuple(uint64_t{1}, std::string("odd"), std::string("p1")));
+  EXPECT_EQ(verified[3], std::make_tuple(uint64_t{5}, std::string("odd"), std::string("p5")));
+}
+
+TEST_F(DamageTest, ADamagedHeaderClaimsOnlyBytesOfItsValue) {
+  {
+    RawDb raw(Dir());
+    std::string value = raw.Get("records", format::RecordKey(2));
+    for (size_t i = format::kCrcBytes; i < format::kRecordHeaderBytes; ++i) value[i] = '\xff';
+    raw.Put("records", format::RecordKey(2), value);
+    raw.Put("records", format::RecordKey(3), std::string(3, 'x'));  // shorter than a header
+  }
+  auto journal = OpenOrDie(Dir());
+  std::vector<std::string> errors;
+  ASSERT_TRUE(journal
+                  ->ScanUnverified(2, 3,
+                                   [&](const UnverifiedRecord& r) {
+                                     const std::string_view claimed = r.ClaimedStream();
+                                     if (!claimed.empty()) {
+                                       EXPECT_GE(claimed.data(), r.value.data());
+                                       EXPECT_LE(claimed.data() + claimed.size(),
+                                                 r.value.data() + r.value.size());
+                                     }
+                                     EXPECT_LE(r.ClaimedPayloadOffset(), r.value.size());
+                                     RecordView view;
+                                     errors.emplace_back(
+                                         VerifyRecord(r.seq, r.value, view).message());
+                                     return true;
+                                   })
+                  .ok());
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_THAT(errors[0], HasSubstr("record 2"));
+  EXPECT_THAT(errors[0], HasSubstr("checksum mismatch"));
+  EXPECT_THAT(errors[1], HasSubstr("record 3"));
+  EXPECT_THAT(errors[1], HasSubstr("too short"));
+}
+
+TEST_F(DamageTest, ScanUnverifiedStillFindsGaps) {
+  {
+    RawDb raw(Dir());
+    raw.Delete("records", format::RecordKey(3));
+  }
+  auto journal = OpenOrDie(Dir());
+  Damage damage;
+  std::vector<uint64_t> seen;
+  Status s = journal->ScanUnverified(
+      1, 6,
+      [&](const UnverifiedRecord& r) {
+        seen.push_back(r.seq);
+        return true;
+      },
+      &damage);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("gap: expected 3, found 4"));
+  EXPECT_EQ(damage.seq, 3u);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(DamageTest, RecordCopiedToAnotherSequenceIsDataLoss) {
   {
     RawDb raw(Dir());
