@@ -1225,8 +1225,10 @@ Status RocksJournal::DeleteSnapshots(std::string_view stream) {
     return InvalidArgumentError(fmt::format("stream of {} bytes exceeds the limit of {}",
                                             stream.size(), format::kMaxStreamBytes));
   }
-  std::lock_guard lock(snapshot_mu_);
+  // The instance first, then snapshot_mu_, as WriteSnapshots takes them (TSan reported the
+  // opposite order here as a lock-order inversion).
   BURROW_ASSIGN_OR_RETURN(DbLock db_lock, UseDb());
+  std::lock_guard lock(snapshot_mu_);
   const std::string prefix = format::StreamKeyPrefix(stream);
   rocksdb::WriteBatch wb;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots_));
