@@ -181,6 +181,13 @@ Status VerifyRecord(uint64_t seq, std::string_view value, RecordView& out, Damag
 
 namespace {
 
+// `out` keeps its strings' capacity: scans reuse one Record for every record.
+void CopyInto(const RecordView& view, Record& out) {
+  out.seq = view.seq;
+  out.stream.assign(view.stream);
+  out.payload.assign(view.payload);
+}
+
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
@@ -249,9 +256,6 @@ class RocksJournal final : public Journal {
   Result<std::optional<std::string>> ReadMeta(std::string_view key) const;
   Status WriteMeta(std::string_view key, std::string_view body);
   Result<bool> AllFamiliesEmpty() const;
-  // A Record from the value stored under `seq`, verified.
-  Status DecodeRecord(uint64_t seq, const rocksdb::Slice& key, const rocksdb::Slice& value,
-                      Record* out, Damage* damage) const;
   void Close();
   void RemoveSecondaryDir();
 
@@ -781,25 +785,13 @@ Status RocksJournal::WriteGroup(std::span<const Batch* const> group, uint64_t fi
   return OkStatus();
 }
 
-Status RocksJournal::DecodeRecord(uint64_t seq, const rocksdb::Slice& key,
-                                  const rocksdb::Slice& value, Record* out, Damage* damage) const {
-  auto view = format::DecodeRecordValue(seq, ToView(value));
-  if (!view.ok()) return DamageStatus(seq, ToView(key), view.status().message(), damage);
-  out->seq = seq;
-  out->stream.assign(view->stream);
-  out->payload.assign(view->payload);
-  return OkStatus();
-}
-
 Status RocksJournal::Scan(uint64_t from, uint64_t to,
                           const std::function<bool(const Record&)>& visit, Damage* damage) const {
   Record record;  // one for the whole scan: its strings keep their capacity
   return ScanViews(
       from, to,
       [&](const RecordView& view) {
-        record.seq = view.seq;
-        record.stream.assign(view.stream);
-        record.payload.assign(view.payload);
+        CopyInto(view, record);
         return visit(record);
       },
       damage);
@@ -966,8 +958,9 @@ Result<std::vector<Record>> RocksJournal::ReadStream(std::string_view stream, ui
                           fmt::format("missing, yet the index of stream '{}' names it", stream),
                           nullptr);
     }
-    BURROW_RETURN_IF_ERROR(
-        DecodeRecord(entry->seq, records->key(), records->value(), &record, nullptr));
+    RecordView view;
+    BURROW_RETURN_IF_ERROR(VerifyRecord(entry->seq, ToView(records->value()), view));
+    CopyInto(view, record);
     if (record.stream != stream) {
       return DamageStatus(entry->seq, record_key,
                           fmt::format("belongs to stream '{}', yet the index of stream '{}' "
